@@ -1,0 +1,162 @@
+//! Command line and environment: every setting is a flag and a
+//! `TACHI_AUTH_<NAME>` variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::service::Settings;
+use crate::service::limits::LimitSettings;
+use crate::storage::PoolSettings;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tachi-auth",
+    version,
+    about = "OAuth2 and API-key service of a Tachi instance"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Operator actions on a user account (admin, ban).
+    User(UserArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://FILE` (created and migrated if missing) or `postgres://…`.
+    #[arg(
+        long,
+        env = "TACHI_AUTH_DATABASE_URL",
+        default_value = "sqlite://tachi-auth.db"
+    )]
+    pub database_url: String,
+    /// Largest number of database connections this process opens.
+    #[arg(long, env = "TACHI_AUTH_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// How long a request waits for a database connection before it is answered 503.
+    #[arg(
+        long,
+        env = "TACHI_AUTH_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 3000,
+        value_name = "MS"
+    )]
+    pub db_acquire_timeout_ms: u64,
+}
+
+impl DatabaseArgs {
+    pub fn pool(&self) -> PoolSettings {
+        PoolSettings {
+            max_connections: self.db_max_connections.max(1),
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms.max(1)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "TACHI_AUTH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The URL users reach this server at (default: http://<listen>). With
+    /// https, cookies are marked Secure. It is also the OAuth issuer.
+    #[arg(long, env = "TACHI_AUTH_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// The site's name, shown on pages and used in the session cookie's name (`<SiteName>_SESSION`).
+    #[arg(long, env = "TACHI_AUTH_SITE_NAME", default_value = "Tachi")]
+    pub site_name: String,
+    /// How long an authorization code (and a pending consent) stays valid.
+    #[arg(
+        long,
+        env = "TACHI_AUTH_CODE_LIFETIME",
+        default_value_t = 1800,
+        value_name = "SECONDS"
+    )]
+    pub code_lifetime: u64,
+    /// How many API clients a non-admin user may own.
+    #[arg(long, env = "TACHI_AUTH_CLIENT_CAP", default_value_t = 10)]
+    pub client_cap: u32,
+    /// How long a login session lasts.
+    #[arg(long, env = "TACHI_AUTH_SESSION_LIFETIME", default_value_t = 30 * 24 * 3600, value_name = "SECONDS")]
+    pub session_lifetime: u64,
+    /// Failed logins allowed per account per limit window.
+    #[arg(
+        long,
+        env = "TACHI_AUTH_LOGIN_FAILURES_PER_ACCOUNT",
+        default_value_t = 10
+    )]
+    pub login_failures_per_account: u32,
+    /// Failed logins allowed per client address per limit window.
+    #[arg(long, env = "TACHI_AUTH_LOGIN_FAILURES_PER_IP", default_value_t = 50)]
+    pub login_failures_per_ip: u32,
+    /// Registrations allowed per client address per limit window.
+    #[arg(long, env = "TACHI_AUTH_REGISTRATIONS_PER_IP", default_value_t = 20)]
+    pub registrations_per_ip: u32,
+    /// Failed client authentications (token, revoke, introspect) allowed per client and per address per window.
+    #[arg(long, env = "TACHI_AUTH_CLIENT_AUTH_FAILURES", default_value_t = 20)]
+    pub client_auth_failures: u32,
+    /// The window of the limits above.
+    #[arg(
+        long,
+        env = "TACHI_AUTH_LIMIT_WINDOW",
+        default_value_t = 900,
+        value_name = "SECONDS"
+    )]
+    pub limit_window: u64,
+}
+
+impl ServeArgs {
+    pub fn settings(&self) -> Settings {
+        Settings {
+            site_name: self.site_name.clone(),
+            code_lifetime: Duration::from_secs(self.code_lifetime.max(1)),
+            client_cap: i64::from(self.client_cap),
+            session_lifetime: Duration::from_secs(self.session_lifetime.max(60)),
+            limits: LimitSettings {
+                login_failures_per_account: self.login_failures_per_account,
+                login_failures_per_ip: self.login_failures_per_ip,
+                registrations_per_ip: self.registrations_per_ip,
+                client_auth_failures: self.client_auth_failures,
+                window: Duration::from_secs(self.limit_window.max(1)),
+            },
+        }
+    }
+
+    pub fn public_url(&self) -> url::Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            url::Url::parse(&format!("http://{}", self.listen))
+                .expect("a socket address makes a valid URL")
+        })
+    }
+
+    /// The defaults, as if started with no flags and no environment.
+    pub fn defaults() -> Self {
+        match Cli::parse_from(["tachi-auth", "serve"]).command {
+            Command::Serve(a) => a,
+            Command::User(_) => unreachable!("parsed 'serve'"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserArgs {
+    /// The username to act on.
+    pub username: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Make the user an admin (exempt from the client cap), or not.
+    #[arg(long)]
+    pub admin: Option<bool>,
+    /// Ban the user (all their sessions and keys are refused), or lift the ban.
+    #[arg(long)]
+    pub banned: Option<bool>,
+}

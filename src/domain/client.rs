@@ -1,0 +1,249 @@
+//! API clients: what a valid client registration is.
+//!
+//! The rules come from the spec's "API client" concept; they are checked here,
+//! once, for both creation and edits.
+
+use serde::Serialize;
+use url::Url;
+
+use super::Invalid;
+use super::permission::PermissionSet;
+
+/// The marker a client's `apiKeyFormat` must contain; its first occurrence is
+/// replaced by the key in the Client File Flow.
+pub const KEY_PLACEHOLDER: &str = "%%TACHI_KEY%%";
+
+/// Extensions a system would run when a user opens the downloaded file. The
+/// download comes from our origin, so it must never be a way to hand out a program.
+const EXECUTABLE_EXTENSIONS: &[&str] = &[
+    "exe",
+    "bat",
+    "cmd",
+    "com",
+    "ps1",
+    "psm1",
+    "psd1",
+    "sh",
+    "bash",
+    "zsh",
+    "csh",
+    "ksh",
+    "js",
+    "jse",
+    "mjs",
+    "vbs",
+    "vbe",
+    "wsf",
+    "wsh",
+    "scr",
+    "msi",
+    "msp",
+    "msc",
+    "pif",
+    "cpl",
+    "hta",
+    "jar",
+    "lnk",
+    "reg",
+    "inf",
+    "app",
+    "command",
+    "desktop",
+    "appimage",
+    "run",
+    "py",
+    "pyw",
+    "pl",
+    "rb",
+    "php",
+    "apk",
+    "deb",
+    "rpm",
+    "dmg",
+    "pkg",
+    "gadget",
+    "application",
+    "scf",
+    "url",
+    "iso",
+    "img",
+    "vhd",
+    "vhdx",
+    "html",
+    "htm",
+    "svg",
+    "xhtml",
+    "mht",
+    "mhtml",
+];
+
+/// One field of a client, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientName(String);
+
+impl ClientName {
+    pub fn parse(name: &str) -> Result<Self, Invalid> {
+        let trimmed = name.trim();
+        let len = trimmed.chars().count();
+        if !(3..=80).contains(&len) {
+            return Err(Invalid::new(format!(
+                "name must be 3 to 80 characters long, got {len}"
+            )));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(Invalid::new("name must not contain control characters"));
+        }
+        Ok(ClientName(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An absolute http(s) URL without a fragment (RFC 6749 §3.1.2 forbids one on
+/// a redirection endpoint; we apply the same to webhooks for simplicity).
+pub fn parse_http_url(field: &str, value: &str) -> Result<String, Invalid> {
+    if value.len() > 2000 {
+        return Err(Invalid::new(format!(
+            "{field} is longer than 2000 characters"
+        )));
+    }
+    let url =
+        Url::parse(value).map_err(|e| Invalid::new(format!("{field} is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Invalid::new(format!(
+            "{field} must be an http or https URL"
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Invalid::new(format!("{field} must have a host")));
+    }
+    if url.fragment().is_some() {
+        return Err(Invalid::new(format!(
+            "{field} must not contain a fragment (#...)"
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Invalid::new(format!(
+            "{field} must not contain credentials"
+        )));
+    }
+    // Stored exactly as given: redirect URIs are compared by simple string
+    // equality (RFC 9700 §4.1.3), so we do not normalise them behind the author's back.
+    Ok(value.to_owned())
+}
+
+pub fn parse_api_key_format(value: &str) -> Result<String, Invalid> {
+    if value.len() > 10_000 {
+        return Err(Invalid::new("apiKeyFormat is longer than 10000 characters"));
+    }
+    if !value.contains(KEY_PLACEHOLDER) {
+        return Err(Invalid::new(format!(
+            "apiKeyFormat must contain {KEY_PLACEHOLDER}"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+pub fn parse_api_key_filename(value: &str) -> Result<String, Invalid> {
+    if value.is_empty() || value.len() > 100 {
+        return Err(Invalid::new(
+            "apiKeyFilename must be 1 to 100 characters long",
+        ));
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(Invalid::new(
+            "apiKeyFilename may only contain letters, digits, '.', '_' and '-' (no path)",
+        ));
+    }
+    if value.starts_with('.') || value.ends_with('.') || value.contains("..") {
+        return Err(Invalid::new(
+            "apiKeyFilename must not start or end with '.' or contain '..'",
+        ));
+    }
+    let lowered = value.to_ascii_lowercase();
+    if let Some(ext) = lowered.rsplit_once('.').map(|(_, ext)| ext)
+        && EXECUTABLE_EXTENSIONS.contains(&ext)
+    {
+        return Err(Invalid::new(format!(
+            "apiKeyFilename must not have an extension a system would run ('.{ext}')"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+pub fn check_requested_permissions(set: PermissionSet) -> Result<PermissionSet, Invalid> {
+    if set.is_empty() {
+        return Err(Invalid::new(
+            "permissions must name at least one permission",
+        ));
+    }
+    Ok(set)
+}
+
+/// Fills the Client File Flow template: the first placeholder becomes the key.
+pub fn render_key_file(format: &str, key: &str) -> String {
+    format.replacen(KEY_PLACEHOLDER, key, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_3_to_80_characters() {
+        assert!(ClientName::parse("ab").is_err());
+        assert!(ClientName::parse("  abc  ").is_ok());
+        assert!(ClientName::parse(&"é".repeat(80)).is_ok());
+        assert!(ClientName::parse(&"é".repeat(81)).is_err());
+        assert!(ClientName::parse("bad\u{7}name").is_err());
+    }
+
+    #[test]
+    fn urls_must_be_http_without_fragment() {
+        assert!(parse_http_url("redirectUri", "https://example.com/cb?x=1").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://x.org/",
+            "https://x.org/#f",
+            "not a url",
+            "https://u:p@x.org/",
+            "file:///etc",
+        ] {
+            assert!(parse_http_url("redirectUri", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn filenames_refuse_paths_and_executables() {
+        assert!(parse_api_key_filename("config.json").is_ok());
+        assert!(parse_api_key_filename("tachi-key_2.txt").is_ok());
+        for bad in [
+            "../x.json",
+            "a/b.json",
+            "run.EXE",
+            "x.sh",
+            "x.ps1",
+            "x.js",
+            ".hidden",
+            "",
+            "a b.txt",
+            "x.html",
+        ] {
+            assert!(parse_api_key_filename(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_file_replaces_only_the_first_placeholder() {
+        assert_eq!(
+            render_key_file("a=%%TACHI_KEY%% b=%%TACHI_KEY%%", "K"),
+            "a=K b=%%TACHI_KEY%%"
+        );
+        assert!(parse_api_key_format("no marker").is_err());
+    }
+}

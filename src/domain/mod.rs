@@ -1,0 +1,31 @@
+//! The domain: protocol rules in plain Rust — permissions, secrets, what a
+//! valid client or account is. Nothing here knows about HTTP or SQL.
+
+pub mod client;
+pub mod password;
+pub mod permission;
+pub mod pkce;
+pub mod secret;
+pub mod user;
+
+pub use permission::{Permission, PermissionSet};
+pub use secret::{PlainSecret, SecretHash, SecretKind};
+
+/// Input that breaks a domain rule; the message is shown to the caller as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(msg: impl Into<String>) -> Self {
+        Invalid(msg.into())
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one time unit stored and sent.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

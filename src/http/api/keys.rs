@@ -1,0 +1,53 @@
+//! `/api/v1/users/:userID/api-tokens`: a user's API keys.
+
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::views::KeyDocument;
+use crate::http::AppState;
+use crate::http::envelope::{ApiOk, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, Auth};
+use crate::service::keys::KeyRequest;
+
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(user_id): ApiPath<i64>,
+) -> ApiResult<Vec<Value>> {
+    let keys = state.svc.keys_of(&caller, user_id).await?;
+    let docs = keys
+        .iter()
+        .map(|k| serde_json::to_value(KeyDocument::new(k, None)).unwrap_or(Value::Null))
+        .collect();
+    Ok(ApiOk(format!("Returned {} API keys.", keys.len()), docs))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(user_id): ApiPath<i64>,
+    ApiJson(req): ApiJson<KeyRequest>,
+) -> ApiResult<Value> {
+    let issued = state.svc.create_key(&caller, user_id, req).await?;
+    let description = match &issued.client {
+        Some((client, replaced)) if *replaced > 0 => format!(
+            "Created a new API key for {}. Your previous key for this client was revoked: keys are stored hashed, \
+             so an existing one cannot be shown again, only replaced.",
+            client.name
+        ),
+        Some((client, _)) => format!("Created an API key for {}.", client.name),
+        None => "Created an API key. Save the token now: it is not shown again.".into(),
+    };
+    let doc = serde_json::to_value(KeyDocument::new(&issued.key, Some(issued.token.expose())))
+        .unwrap_or(Value::Null);
+    Ok(ApiOk(description, doc))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath((user_id, key_id)): ApiPath<(i64, String)>,
+) -> ApiResult<Value> {
+    state.svc.revoke_key(&caller, user_id, &key_id).await?;
+    Ok(ApiOk("Revoked the API key.".into(), json!({})))
+}

@@ -1,0 +1,64 @@
+//! `/api/v1/status`: who the server thinks you are, and an echo.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::now_ms;
+use crate::http::AppState;
+use crate::http::envelope::{ApiError, ApiOk, ApiResult};
+use crate::http::extract::{ApiQuery, Auth};
+use crate::service::Caller;
+
+#[derive(Deserialize)]
+pub struct EchoParams {
+    echo: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    server_time: i64,
+    start_time: i64,
+    version: &'static str,
+    whoami: Option<i64>,
+    permissions: Vec<&'static str>,
+    echo: Option<String>,
+}
+
+fn status(state: &AppState, caller: &Caller, echo: Option<String>) -> ApiOk<Status> {
+    ApiOk(
+        "Status check successful.".into(),
+        Status {
+            server_time: now_ms(),
+            start_time: state.svc.started_at,
+            version: env!("CARGO_PKG_VERSION"),
+            whoami: caller.user.as_ref().map(|u| u.id),
+            permissions: caller.permissions.names(),
+            echo,
+        },
+    )
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiQuery(p): ApiQuery<EchoParams>,
+) -> ApiResult<Status> {
+    Ok(status(&state, &caller, p.echo))
+}
+
+/// POST takes `{echo?}`; an empty body is fine too.
+pub async fn post(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    body: Result<Json<EchoParams>, JsonRejection>,
+) -> ApiResult<Status> {
+    let echo = match body {
+        Ok(Json(p)) => p.echo,
+        Err(JsonRejection::MissingJsonContentType(_)) => None,
+        Err(e) => return Err(ApiError::from(e)),
+    };
+    Ok(status(&state, &caller, echo))
+}

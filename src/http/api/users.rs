@@ -1,0 +1,34 @@
+//! `/api/v1/users/:userID`: the public profile, and the example resource an
+//! API key protects (`PATCH`, needs `customise_profile`).
+
+use axum::extract::State;
+
+use super::views::UserView;
+use crate::http::AppState;
+use crate::http::envelope::{ApiOk, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, Auth};
+use crate::service::accounts::ProfileChanges;
+
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(user_id): ApiPath<i64>,
+) -> ApiResult<UserView> {
+    let user = state.svc.profile(user_id).await?;
+    Ok(ApiOk(
+        format!("Found user {}.", user.username),
+        UserView::from(&user),
+    ))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(user_id): ApiPath<i64>,
+    ApiJson(changes): ApiJson<ProfileChanges>,
+) -> ApiResult<UserView> {
+    let user = state.svc.update_profile(&caller, user_id, changes).await?;
+    Ok(ApiOk(
+        format!("Updated the profile of {}.", user.username),
+        UserView::from(&user),
+    ))
+}

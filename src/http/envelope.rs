@@ -1,0 +1,193 @@
+//! The JSON API's `{success, description, body}` envelope, and the one place
+//! where errors become envelopes with a status code.
+
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::service::ServiceError;
+
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    success: bool,
+    description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<T>,
+}
+
+/// A successful answer: 200 with a description and a body.
+pub struct ApiOk<T>(pub String, pub T);
+
+impl<T: Serialize> IntoResponse for ApiOk<T> {
+    fn into_response(self) -> Response {
+        let json = serde_json::to_vec(&Envelope {
+            success: true,
+            description: &self.0,
+            body: Some(self.1),
+        });
+        match json {
+            Ok(bytes) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                bytes,
+            )
+                .into_response(),
+            Err(_) => ApiError::from(ServiceError::Internal).into_response(),
+        }
+    }
+}
+
+/// A failed answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub description: String,
+    /// RFC 6750 `WWW-Authenticate` challenge for bearer-token failures.
+    pub challenge: Option<&'static str>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, description: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            description: description.into(),
+            challenge: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(description: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, description)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let status = match &e {
+            ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ServiceError::Unauthenticated(_) | ServiceError::InvalidToken(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            ServiceError::Forbidden(_) | ServiceError::InsufficientScope(_) => {
+                StatusCode::FORBIDDEN
+            }
+            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let retry_after = match &e {
+            ServiceError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            ServiceError::Unavailable => Some(1),
+            _ => None,
+        };
+        let challenge = match &e {
+            ServiceError::InvalidToken(_) => Some(r#"Bearer error="invalid_token""#),
+            ServiceError::InsufficientScope(_) => Some(r#"Bearer error="insufficient_scope""#),
+            _ => None,
+        };
+        ApiError {
+            status,
+            description: e.to_string(),
+            challenge,
+            retry_after,
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let status = match &r {
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let description = match &r {
+            JsonRejection::MissingJsonContentType(_) => {
+                "the request body must be JSON (Content-Type: application/json)".into()
+            }
+            JsonRejection::JsonSyntaxError(_) => {
+                format!("the request body is not valid JSON: {}", r.body_text())
+            }
+            JsonRejection::JsonDataError(_) => format!(
+                "the request body is not what this route expects: {}",
+                data_error(&r.body_text())
+            ),
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".into(),
+            _ => format!("the request body could not be read: {}", r.body_text()),
+        };
+        ApiError::new(status, description)
+    }
+}
+
+/// serde's messages are good; axum's prefix around them is noise.
+fn data_error(text: &str) -> String {
+    text.trim_start_matches("Failed to deserialize the JSON body into the target type: ")
+        .to_owned()
+}
+
+impl From<FormRejection> for ApiError {
+    fn from(r: FormRejection) -> Self {
+        let status = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            r.status()
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        ApiError::new(
+            status,
+            format!("the form body could not be read: {}", r.body_text()),
+        )
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::bad_request(format!("invalid path parameter: {}", r.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::bad_request(format!("invalid query string: {}", r.body_text()))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&Envelope::<()> {
+            success: false,
+            description: &self.description,
+            body: None,
+        })
+        .unwrap_or_else(|_| br#"{"success":false,"description":"internal error"}"#.to_vec());
+        let mut res = (
+            self.status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response();
+        if let Some(challenge) = self.challenge {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+pub type ApiResult<T> = Result<ApiOk<T>, ApiError>;

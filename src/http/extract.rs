@@ -1,0 +1,95 @@
+//! Request extractors of the JSON API: bodies, paths and queries whose
+//! rejections become envelopes, the caller, and the client's address.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use axum_extra::extract::cookie::CookieJar;
+
+use super::AppState;
+use super::envelope::ApiError;
+use crate::service::{Caller, ServiceError, Via};
+
+#[derive(FromRequest)]
+#[from_request(via(Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// The peer address, used to key rate limits. Behind a reverse proxy every
+/// request has the proxy's address; see the README on limits.
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientIp(ip))
+    }
+}
+
+/// The session cookie's value, if the request carries one.
+pub fn session_cookie<'a>(jar: &'a CookieJar, state: &AppState) -> Option<&'a str> {
+    jar.get(&state.web.cookie_name).map(|c| c.value())
+}
+
+/// Is this request from a page of another site? Browsers say so in
+/// `Sec-Fetch-Site`, or at least in `Origin`; requests with neither (curl,
+/// scripts) are not browser requests and carry no ambient cookie risk
+/// beyond what SameSite=Lax already stops.
+pub fn is_cross_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    origin == "null" || !origin_host.eq_ignore_ascii_case(host)
+}
+
+/// The authenticated caller of a JSON API request. Cookie-authenticated
+/// state changes from another site are refused here (CSRF).
+pub struct Auth(pub Caller);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let authorization = match parts.headers.get(header::AUTHORIZATION) {
+            Some(v) => Some(v.to_str().map_err(|_| {
+                ApiError::bad_request("the Authorization header is not valid text")
+            })?),
+            None => None,
+        };
+        let jar = CookieJar::from_headers(&parts.headers);
+        let caller = state
+            .svc
+            .authenticate(authorization, session_cookie(&jar, state))
+            .await?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if matches!(caller.via, Via::Session { .. }) && !safe && is_cross_site(&parts.headers) {
+            return Err(ServiceError::Forbidden(
+                "cross-site requests cannot use the session cookie".into(),
+            )
+            .into());
+        }
+        Ok(Auth(caller))
+    }
+}

@@ -1,0 +1,138 @@
+//! HTTP: the router, shared state and the middleware every response passes
+//! through. `api/` is the JSON API, `pages/` the HTML pages, `oauth/` the
+//! standard OAuth 2.0 endpoints.
+
+pub mod api;
+pub mod envelope;
+pub mod extract;
+pub mod pages;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::service::Service;
+
+/// Request bodies larger than this are refused with 413: nothing the API
+/// takes comes close.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub svc: Arc<Service>,
+    pub web: Arc<WebSettings>,
+}
+
+/// What the HTTP layer needs beyond the service: cookie names and the
+/// public URL (the issuer, and whether cookies are `Secure`).
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub public_url: url::Url,
+    pub site_name: String,
+    /// `<SiteName>_SESSION`.
+    pub cookie_name: String,
+    /// The pre-login cookie that ties the login form's CSRF token to a browser.
+    pub prelogin_cookie_name: String,
+    pub secure_cookies: bool,
+    pub session_max_age: Duration,
+}
+
+impl WebSettings {
+    pub fn new(public_url: url::Url, site_name: &str, session_max_age: Duration) -> Self {
+        let token: String = site_name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect();
+        let token = if token.is_empty() {
+            "Tachi".to_owned()
+        } else {
+            token
+        };
+        WebSettings {
+            secure_cookies: public_url.scheme() == "https",
+            public_url,
+            site_name: site_name.to_owned(),
+            cookie_name: format!("{token}_SESSION"),
+            prelogin_cookie_name: format!("{token}_PRELOGIN"),
+            session_max_age,
+        }
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age_secs: u64) -> String {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
+    }
+
+    pub fn session_set_cookie(&self, value: &str) -> String {
+        self.cookie(&self.cookie_name, value, self.session_max_age.as_secs())
+    }
+
+    pub fn session_clear_cookie(&self) -> String {
+        self.cookie(&self.cookie_name, "", 0)
+    }
+
+    pub fn prelogin_set_cookie(&self, value: &str) -> String {
+        self.cookie(&self.prelogin_cookie_name, value, 3600)
+    }
+
+    /// The issuer identifier (RFC 8414): the public URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let headers = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::CACHE_CONTROL, "no-store"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ];
+    let mut app = Router::new()
+        .nest("/api/v1", api::router())
+        .merge(pages::router())
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    for (name, value) in headers {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    app.layer(CatchPanicLayer::custom(|_| {
+        envelope::ApiError::from(crate::service::ServiceError::Internal).into_response()
+    }))
+    .layer(
+        // Method and path only: query strings can carry codes and states.
+        TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }),
+    )
+}
+
+/// Ready when the database answers: what a load balancer should ask.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.svc.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}

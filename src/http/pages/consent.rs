@@ -1,0 +1,256 @@
+//! The consent screen: `/oauth/request-auth` (the seeds' link) and
+//! `/oauth/authorize` (RFC 6749 §4.1.1) show it; `/oauth/consent` takes the
+//! user's answer and sends the browser back to the client.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{OriginalUri, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+use url::Url;
+
+use super::{PageError, PageResult, check_form, page_user, permission_lines, render};
+use crate::http::AppState;
+use crate::service::oauth::{AuthorizationParams, AuthorizeError};
+
+/// The seeds' parameters, plus the standard optional ones.
+#[derive(Deserialize)]
+pub struct RequestAuthQuery {
+    #[serde(rename = "clientID")]
+    client_id: Option<String>,
+    context: Option<String>,
+    redirect_uri: Option<String>,
+    state: Option<String>,
+    scope: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct AuthorizeQuery {
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    state: Option<String>,
+    scope: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    site: &'a str,
+    username: &'a str,
+    csrf: &'a str,
+    client_id: &'a str,
+    client_name: &'a str,
+    author: &'a str,
+    permissions: Vec<(&'static str, &'static str)>,
+    redirect_host: String,
+}
+
+pub async fn request_auth(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    OriginalUri(uri): OriginalUri,
+    query: Result<Query<RequestAuthQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let Query(q) = query?;
+    let params = AuthorizationParams {
+        client_id: q.client_id,
+        redirect_uri: q.redirect_uri,
+        scope: q.scope,
+        state: q.state,
+        code_challenge: q.code_challenge,
+        code_challenge_method: q.code_challenge_method,
+        context: q.context,
+        standard: false,
+    };
+    consent(&state, &jar, &uri.to_string(), params).await
+}
+
+pub async fn authorize(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    OriginalUri(uri): OriginalUri,
+    query: Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let Query(q) = query?;
+    let params = AuthorizationParams {
+        client_id: q.client_id,
+        redirect_uri: q.redirect_uri,
+        scope: q.scope,
+        state: q.state,
+        code_challenge: q.code_challenge,
+        code_challenge_method: q.code_challenge_method,
+        context: None,
+        standard: true,
+    };
+    if q.response_type.as_deref() != Some("code") {
+        // Only once the client and redirect are known good may the error go there.
+        return match state.svc.check_authorization(params).await {
+            Ok(c) => Ok(error_redirect(
+                &c.request.redirect_uri,
+                "unsupported_response_type",
+                "response_type must be code",
+                c.request.state.as_deref(),
+                &state,
+            )),
+            Err(e) => authorize_error(e, true, &state),
+        };
+    }
+    consent(&state, &jar, &uri.to_string(), params).await
+}
+
+async fn consent(
+    state: &AppState,
+    jar: &CookieJar,
+    here: &str,
+    params: AuthorizationParams,
+) -> PageResult {
+    let standard = params.standard;
+    let checked = state
+        .svc
+        .check_authorization(params)
+        .await
+        .map_err(|e| authorize_error(e, standard, state));
+    let consent = match checked {
+        Ok(c) => c,
+        Err(Ok(redirect)) => return Ok(redirect),
+        Err(Err(page)) => return Err(page),
+    };
+    let user = page_user(state, jar, here).await?;
+    state.svc.show_consent(&user.caller, &consent).await?;
+    let redirect_host = Url::parse(&consent.request.redirect_uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| consent.request.redirect_uri.clone());
+    Ok(render(&ConsentPage {
+        site: &state.web.site_name,
+        username: &user.user.username,
+        csrf: &user.csrf,
+        client_id: &consent.client.client_id,
+        client_name: &consent.client.name,
+        author: &consent.author_name,
+        permissions: permission_lines(consent.request.permissions.iter()),
+        redirect_host,
+    }))
+}
+
+/// Redirectable errors of the standard flow go back to the client; the rest
+/// (and every error of the seeds' page) are shown here.
+fn authorize_error(
+    e: AuthorizeError,
+    standard: bool,
+    state: &AppState,
+) -> Result<Response, PageError> {
+    match e {
+        AuthorizeError::NotRedirectable(message) => Err(PageError::Message {
+            status: axum::http::StatusCode::BAD_REQUEST,
+            heading: "This sign-in link does not work",
+            message,
+        }),
+        AuthorizeError::Redirectable {
+            redirect_uri,
+            state: s,
+            error,
+            description,
+        } if standard => Ok(error_redirect(
+            &redirect_uri,
+            error,
+            &description,
+            s.as_deref(),
+            state,
+        )),
+        AuthorizeError::Redirectable { description, .. } => {
+            Err(PageError::bad_request(description))
+        }
+        AuthorizeError::Service(e) => Err(e.into()),
+    }
+}
+
+/// `redirect_uri?error=…&error_description=…&state=…&iss=…` (RFC 6749 §4.1.2.1, RFC 9207).
+fn error_redirect(
+    redirect_uri: &str,
+    error: &str,
+    description: &str,
+    s: Option<&str>,
+    state: &AppState,
+) -> Response {
+    let mut pairs = vec![("error", error), ("error_description", description)];
+    if let Some(s) = s {
+        pairs.push(("state", s));
+    }
+    let issuer = state.web.issuer();
+    pairs.push(("iss", &issuer));
+    redirect_with(redirect_uri, &pairs)
+}
+
+fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
+    match Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(pairs);
+            Redirect::to(url.as_str()).into_response()
+        }
+        Err(_) => {
+            PageError::bad_request("the client's redirect URI is not a valid URL").into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    csrf: String,
+    client_id: String,
+    decision: String,
+}
+
+pub async fn answer(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    form: Result<Form<ConsentForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let Form(f) = form?;
+    let user = page_user(&state, &jar, "/").await?;
+    check_form(&headers, &user.csrf, &f.csrf)?;
+    match f.decision.as_str() {
+        "approve" => {
+            let issued = state
+                .svc
+                .create_code(&user.caller, Some(&f.client_id))
+                .await?;
+            let r = &issued.request;
+            let issuer = state.web.issuer();
+            let mut pairs = vec![("code", issued.code.expose())];
+            if let Some(s) = &r.state {
+                pairs.push(("state", s));
+            }
+            if let Some(c) = &r.context {
+                pairs.push(("context", c));
+            }
+            if r.standard {
+                pairs.push(("iss", &issuer));
+            }
+            Ok(redirect_with(&r.redirect_uri, &pairs))
+        }
+        "decline" => match state.svc.decline(&user.caller, &f.client_id).await? {
+            // The standard flow tells the client (RFC 6749 §4.1.2.1); the
+            // seeds' flow sends nothing to the client's server.
+            Some(r) if r.standard => Ok(error_redirect(
+                &r.redirect_uri,
+                "access_denied",
+                "the user declined",
+                r.state.as_deref(),
+                &state,
+            )),
+            _ => Ok(Redirect::to("/?notice=declined").into_response()),
+        },
+        _ => Err(PageError::bad_request(
+            "decision must be approve or decline",
+        )),
+    }
+}

@@ -1,0 +1,332 @@
+//! `/`: the user's dashboard — the keys that apps hold (revoke) and the
+//! user's own API clients (create, edit, reset secret, delete).
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+use super::{
+    PageError, PageResult, PageUser, check_form, format_time, page_user, permission_lines, render,
+};
+use crate::domain::{Permission, PermissionSet};
+use crate::http::AppState;
+use crate::service::ServiceError;
+use crate::service::clients::{ClientDraft, ClientEdit};
+use crate::storage::ClientRecord;
+
+struct KeyRow {
+    id: String,
+    identifier: String,
+    client: Option<String>,
+    permissions: String,
+    created: String,
+    last_used: String,
+}
+
+struct ClientRow {
+    client_id: String,
+    name: String,
+    redirect_uri: Option<String>,
+    redirect_uri_value: String,
+    webhook_uri_value: String,
+    api_key_format_value: String,
+    api_key_filename_value: String,
+    require_pkce: bool,
+    permissions: String,
+    auth_link: String,
+    file_flow_link: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard<'a> {
+    site: &'a str,
+    username: &'a str,
+    csrf: &'a str,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    keys: Vec<KeyRow>,
+    clients: Vec<ClientRow>,
+    client_cap: i64,
+    all_permissions: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Template)]
+#[template(path = "client_secret.html")]
+struct SecretPage<'a> {
+    site: &'a str,
+    username: &'a str,
+    heading: String,
+    client_name: &'a str,
+    client_id: &'a str,
+    secret: &'a str,
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+/// Notices come from a fixed list, so a link cannot put words on our page.
+fn notice_text(code: Option<&str>) -> Option<&'static str> {
+    match code? {
+        "declined" => Some("You declined the request. Nothing was sent to the application."),
+        "key-revoked" => Some("The key was revoked. The application can no longer use it."),
+        "client-deleted" => Some("The client was deleted, and every key it issued was revoked."),
+        "client-updated" => Some("The client was updated."),
+        _ => None,
+    }
+}
+
+fn perms_text(p: PermissionSet) -> String {
+    p.names().join(", ")
+}
+
+async fn dashboard(
+    state: &AppState,
+    user: &PageUser,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> PageResult {
+    let keys = state.svc.keys_of(&user.caller, user.user.id).await?;
+    let clients = state.svc.my_clients(&user.caller).await?;
+    let base = state.web.issuer();
+    let keys = keys
+        .into_iter()
+        .map(|k| KeyRow {
+            permissions: perms_text(k.permissions),
+            created: format_time(k.created_at),
+            last_used: k.last_used_at.map_or_else(|| "never".into(), format_time),
+            client: k.client_name,
+            identifier: k.identifier,
+            id: k.id,
+        })
+        .collect();
+    let clients = clients.iter().map(|c| client_row(c, &base)).collect();
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut res = render(&Dashboard {
+        site: &state.web.site_name,
+        username: &user.user.username,
+        csrf: &user.csrf,
+        notice,
+        error,
+        keys,
+        clients,
+        client_cap: state.svc.settings.client_cap,
+        all_permissions: permission_lines(Permission::ALL.into_iter()),
+    });
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+fn client_row(c: &ClientRecord, base: &str) -> ClientRow {
+    ClientRow {
+        client_id: c.client_id.clone(),
+        name: c.name.clone(),
+        redirect_uri: c.redirect_uri.clone(),
+        redirect_uri_value: c.redirect_uri.clone().unwrap_or_default(),
+        webhook_uri_value: c.webhook_uri.clone().unwrap_or_default(),
+        api_key_format_value: c.api_key_format.clone().unwrap_or_default(),
+        api_key_filename_value: c.api_key_filename.clone().unwrap_or_default(),
+        require_pkce: c.require_pkce,
+        permissions: perms_text(c.permissions),
+        auth_link: format!("{base}/oauth/request-auth?clientID={}", c.client_id),
+        file_flow_link: format!("{base}/client-file-flow/{}", c.client_id),
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
+    let user = page_user(&state, &jar, "/").await?;
+    dashboard(&state, &user, notice_text(q.notice.as_deref()), None).await
+}
+
+/// A failed dashboard action: the dashboard again, with the reason on top.
+async fn show_error(state: &AppState, user: &PageUser, e: ServiceError) -> PageResult {
+    match e {
+        ServiceError::Invalid(_) | ServiceError::Conflict(_) => {
+            dashboard(state, user, None, Some(e.to_string())).await
+        }
+        e => Err(e.into()),
+    }
+}
+
+fn secret_page(
+    state: &AppState,
+    user: &PageUser,
+    heading: String,
+    client: &ClientRecord,
+    secret: &str,
+) -> Response {
+    render(&SecretPage {
+        site: &state.web.site_name,
+        username: &user.user.username,
+        heading,
+        client_name: &client.name,
+        client_id: &client.client_id,
+        secret,
+    })
+}
+
+/// Empty form fields mean "none".
+fn filled(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+#[derive(Deserialize)]
+pub struct ClientForm {
+    csrf: String,
+    name: String,
+    redirect_uri: Option<String>,
+    webhook_uri: Option<String>,
+    #[serde(default)]
+    permissions: Vec<String>,
+    api_key_format: Option<String>,
+    api_key_filename: Option<String>,
+    require_pkce: Option<String>,
+}
+
+async fn form_user(
+    state: &AppState,
+    jar: &CookieJar,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<PageUser, PageError> {
+    let user = page_user(state, jar, "/").await?;
+    check_form(headers, &user.csrf, csrf)?;
+    Ok(user)
+}
+
+pub async fn create_client(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    form: Result<Form<ClientForm>, axum_extra::extract::FormRejection>,
+) -> PageResult {
+    let Form(f) = form?;
+    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let permissions = match PermissionSet::parse_list(&f.permissions) {
+        Ok(p) => p,
+        Err(e) => return show_error(&state, &user, ServiceError::Invalid(e.to_string())).await,
+    };
+    let draft = ClientDraft {
+        name: f.name,
+        redirect_uri: filled(f.redirect_uri),
+        webhook_uri: filled(f.webhook_uri),
+        permissions,
+        api_key_format: f.api_key_format.filter(|s| !s.trim().is_empty()),
+        api_key_filename: filled(f.api_key_filename),
+        require_pkce: f.require_pkce.is_some(),
+    };
+    match state.svc.create_client(&user.caller, draft).await {
+        Ok((client, secret)) => Ok(secret_page(
+            &state,
+            &user,
+            format!("Created {}", client.name),
+            &client,
+            secret.expose(),
+        )),
+        Err(e) => show_error(&state, &user, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    csrf: String,
+    name: Option<String>,
+    redirect_uri: Option<String>,
+    webhook_uri: Option<String>,
+    api_key_format: Option<String>,
+    api_key_filename: Option<String>,
+    require_pkce: Option<String>,
+}
+
+pub async fn edit_client(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    form: Result<Form<EditForm>, axum_extra::extract::FormRejection>,
+) -> PageResult {
+    let Form(f) = form?;
+    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let edit = ClientEdit {
+        name: f.name,
+        redirect_uri: Some(filled(f.redirect_uri)),
+        webhook_uri: Some(filled(f.webhook_uri)),
+        api_key_format: Some(f.api_key_format.filter(|s| !s.trim().is_empty())),
+        api_key_filename: Some(filled(f.api_key_filename)),
+        require_pkce: Some(f.require_pkce.is_some()),
+    };
+    match state.svc.edit_client(&user.caller, &client_id, edit).await {
+        Ok(_) => Ok(Redirect::to("/?notice=client-updated").into_response()),
+        Err(e) => show_error(&state, &user, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn reset_secret(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    form: Result<Form<CsrfForm>, axum_extra::extract::FormRejection>,
+) -> PageResult {
+    let Form(f) = form?;
+    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let (client, secret) = state
+        .svc
+        .reset_client_secret(&user.caller, &client_id)
+        .await?;
+    Ok(secret_page(
+        &state,
+        &user,
+        format!("New secret for {}", client.name),
+        &client,
+        secret.expose(),
+    ))
+}
+
+pub async fn delete_client(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    form: Result<Form<CsrfForm>, axum_extra::extract::FormRejection>,
+) -> PageResult {
+    let Form(f) = form?;
+    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    state.svc.delete_client(&user.caller, &client_id).await?;
+    Ok(Redirect::to("/?notice=client-deleted").into_response())
+}
+
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Path(key_id): Path<String>,
+    form: Result<Form<CsrfForm>, axum_extra::extract::FormRejection>,
+) -> PageResult {
+    let Form(f) = form?;
+    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    state
+        .svc
+        .revoke_key(&user.caller, user.user.id, &key_id)
+        .await?;
+    Ok(Redirect::to("/?notice=key-revoked").into_response())
+}

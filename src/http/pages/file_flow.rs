@@ -1,0 +1,101 @@
+//! The Client File Flow: `/client-file-flow/:clientID` creates a key for a
+//! desktop program and hands it over as a file (or text to copy).
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::HeaderMap;
+use axum_extra::extract::cookie::CookieJar;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+
+use super::{PageResult, check_form, page_user, permission_lines, render};
+use crate::domain::client::render_key_file;
+use crate::http::AppState;
+
+#[derive(Template)]
+#[template(path = "file_flow.html")]
+struct FileFlowPage<'a> {
+    site: &'a str,
+    username: &'a str,
+    csrf: &'a str,
+    client_id: &'a str,
+    client_name: &'a str,
+    author: &'a str,
+    permissions: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Template)]
+#[template(path = "file_flow_done.html")]
+struct FileFlowDone<'a> {
+    site: &'a str,
+    username: &'a str,
+    client_name: &'a str,
+    replaced: u64,
+    filename: Option<&'a str>,
+    file_text: &'a str,
+    file_base64: String,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    OriginalUri(uri): OriginalUri,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> PageResult {
+    let Path(client_id) = path?;
+    let client = state.svc.client(&client_id).await?;
+    let user = page_user(&state, &jar, &uri.to_string()).await?;
+    let author = state
+        .svc
+        .profile(client.author_id)
+        .await
+        .map(|u| u.username)
+        .unwrap_or_else(|_| "(deleted user)".into());
+    Ok(render(&FileFlowPage {
+        site: &state.web.site_name,
+        username: &user.user.username,
+        csrf: &user.csrf,
+        client_id: &client.client_id,
+        client_name: &client.name,
+        author: &author,
+        permissions: permission_lines(client.permissions.iter()),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let Path(client_id) = path?;
+    let Form(f) = form?;
+    let user = page_user(&state, &jar, &format!("/client-file-flow/{client_id}")).await?;
+    check_form(&headers, &user.csrf, &f.csrf)?;
+    let issued = state
+        .svc
+        .create_client_key(user.user.id, &client_id)
+        .await?;
+    let (client, replaced) = issued.client.as_ref().expect("a client key has its client");
+    let file_text = match &client.api_key_format {
+        Some(format) => render_key_file(format, issued.token.expose()),
+        None => issued.token.expose().to_owned(),
+    };
+    Ok(render(&FileFlowDone {
+        site: &state.web.site_name,
+        username: &user.user.username,
+        client_name: &client.name,
+        replaced: *replaced,
+        filename: client.api_key_filename.as_deref(),
+        file_base64: STANDARD.encode(file_text.as_bytes()),
+        file_text: &file_text,
+    }))
+}

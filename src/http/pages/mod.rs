@@ -1,0 +1,317 @@
+//! The HTML pages: log in, register, consent, Client File Flow and the
+//! dashboard. Templates are in `templates/`, compiled and checked by askama;
+//! errors become an HTML page in one place (`PageError`).
+
+mod account;
+mod consent;
+mod dashboard;
+mod file_flow;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::CookieJar;
+
+use super::AppState;
+use super::extract::{is_cross_site, session_cookie};
+use crate::domain::Permission;
+use crate::domain::secret::same_token;
+use crate::service::auth::CallerUser;
+use crate::service::{Caller, ServiceError, Via};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(dashboard::show))
+        .route("/login", get(account::login_form).post(account::login))
+        .route(
+            "/register",
+            get(account::register_form).post(account::register),
+        )
+        .route("/logout", get(account::logout_form).post(account::logout))
+        .route("/oauth/request-auth", get(consent::request_auth))
+        .route("/oauth/authorize", get(consent::authorize))
+        .route("/oauth/consent", post(consent::answer))
+        .route(
+            "/client-file-flow/{client_id}",
+            get(file_flow::show).post(file_flow::create),
+        )
+        .route("/clients", post(dashboard::create_client))
+        .route("/clients/{client_id}/edit", post(dashboard::edit_client))
+        .route(
+            "/clients/{client_id}/reset-secret",
+            post(dashboard::reset_secret),
+        )
+        .route(
+            "/clients/{client_id}/delete",
+            post(dashboard::delete_client),
+        )
+        .route("/keys/{key_id}/revoke", post(dashboard::revoke_key))
+        .route(
+            "/static/style.css",
+            get(|| asset("text/css", include_str!("../../../static/style.css"))),
+        )
+        .route(
+            "/static/app.js",
+            get(|| asset("text/javascript", include_str!("../../../static/app.js"))),
+        )
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut res = ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    res
+}
+
+/// What went wrong on a page, as the browser should see it.
+#[derive(Debug)]
+pub enum PageError {
+    /// A page explaining the problem, with its status code.
+    Message {
+        status: StatusCode,
+        heading: &'static str,
+        message: String,
+    },
+    /// Not logged in: go to the login page, then come back to `next`.
+    Login { next: String },
+}
+
+impl PageError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        PageError::Message {
+            status: StatusCode::BAD_REQUEST,
+            heading: "That did not work",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ServiceError> for PageError {
+    fn from(e: ServiceError) -> Self {
+        let (status, heading) = match &e {
+            ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "That did not work"),
+            ServiceError::Unauthenticated(_) | ServiceError::InvalidToken(_) => {
+                (StatusCode::UNAUTHORIZED, "Please log in")
+            }
+            ServiceError::Forbidden(_) | ServiceError::InsufficientScope(_) => {
+                (StatusCode::FORBIDDEN, "Not allowed")
+            }
+            ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
+            ServiceError::Conflict(_) => (StatusCode::CONFLICT, "That did not work"),
+            ServiceError::RateLimited { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "Too many attempts")
+            }
+            ServiceError::Unavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable")
+            }
+            ServiceError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
+        };
+        PageError::Message {
+            status,
+            heading,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<FormRejection> for PageError {
+    fn from(r: FormRejection) -> Self {
+        PageError::bad_request(format!("The form could not be read: {}", r.body_text()))
+    }
+}
+
+impl From<axum_extra::extract::FormRejection> for PageError {
+    fn from(r: axum_extra::extract::FormRejection) -> Self {
+        PageError::bad_request(format!("The form could not be read: {}", r.body_text()))
+    }
+}
+
+impl From<QueryRejection> for PageError {
+    fn from(r: QueryRejection) -> Self {
+        PageError::bad_request(format!(
+            "The link's parameters are not valid: {}",
+            r.body_text()
+        ))
+    }
+}
+
+impl From<PathRejection> for PageError {
+    fn from(r: PathRejection) -> Self {
+        PageError::bad_request(format!("The address is not valid: {}", r.body_text()))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    site: &'a str,
+    heading: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Login { next } => Redirect::to(&format!(
+                "/login?next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            ))
+            .into_response(),
+            PageError::Message {
+                status,
+                heading,
+                message,
+            } => {
+                // The site name is not at hand here; the generic one will do on error pages.
+                let page = MessagePage {
+                    site: "Tachi",
+                    heading,
+                    message: &message,
+                };
+                let mut res = render(&page);
+                *res.status_mut() = status;
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    res.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+                }
+                res
+            }
+        }
+    }
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+pub fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// The logged-in user of a page, with the token their forms must carry.
+pub struct PageUser {
+    pub caller: Caller,
+    pub user: CallerUser,
+    pub csrf: String,
+}
+
+/// Authenticates a page request by its session cookie; not logged in means
+/// "log in, then come back to `here`".
+pub async fn page_user(
+    state: &AppState,
+    jar: &CookieJar,
+    here: &str,
+) -> Result<PageUser, PageError> {
+    let caller = match session_cookie(jar, state) {
+        Some(value) => state.svc.session_caller(value).await?,
+        None => None,
+    };
+    match caller {
+        Some(caller) => {
+            let (Some(user), Via::Session { csrf_token, .. }) = (caller.user.clone(), &caller.via)
+            else {
+                return Err(PageError::Login {
+                    next: safe_next(here),
+                });
+            };
+            let csrf = csrf_token.clone();
+            Ok(PageUser { caller, user, csrf })
+        }
+        None => Err(PageError::Login {
+            next: safe_next(here),
+        }),
+    }
+}
+
+/// A form post must come from our own pages: same site, and carrying the token.
+pub fn check_form(headers: &HeaderMap, expected: &str, presented: &str) -> Result<(), PageError> {
+    if is_cross_site(headers) || !same_token(expected, presented) {
+        return Err(PageError::Message {
+            status: StatusCode::FORBIDDEN,
+            heading: "This form has expired",
+            message: "The form was not sent from this site, or it is too old. Go back, reload the page and try again."
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// Only local paths are accepted as a place to return to after login, so
+/// the login page cannot be used as an open redirect.
+pub fn safe_next(next: &str) -> String {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 4000
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if local {
+        next.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+/// Each permission's name and plain-words meaning, for the pages.
+pub fn permission_lines(
+    perms: impl Iterator<Item = Permission>,
+) -> Vec<(&'static str, &'static str)> {
+    perms.map(|p| (p.as_str(), p.describe())).collect()
+}
+
+/// "2026-11-23 06:55 UTC" from unix milliseconds.
+pub fn format_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_must_be_a_local_path() {
+        assert_eq!(
+            safe_next("/oauth/request-auth?clientID=CI1"),
+            "/oauth/request-auth?clientID=CI1"
+        );
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad}");
+        }
+    }
+
+    #[test]
+    fn times_are_readable() {
+        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_time(1_795_000_000_000), "2026-11-18 11:06 UTC");
+    }
+}

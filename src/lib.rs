@@ -1,0 +1,83 @@
+//! tachi-auth: the OAuth2 and API-key service of a Tachi instance.
+//!
+//! Layers, outermost first: `http` (axum handlers and pages) → `service`
+//! (use cases) → `domain` (protocol rules) and `storage` (all SQL).
+
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod service;
+pub mod storage;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use config::ServeArgs;
+use http::{AppState, WebSettings};
+use service::Service;
+use storage::Store;
+
+/// A configured, migrated application, ready to be served.
+pub struct App {
+    pub state: AppState,
+}
+
+impl App {
+    pub async fn build(args: &ServeArgs) -> Result<App, sqlx::Error> {
+        let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
+        let settings = args.settings();
+        let web = WebSettings::new(
+            args.public_url(),
+            &settings.site_name,
+            settings.session_lifetime,
+        );
+        let svc = Arc::new(Service::new(store, settings));
+        Ok(App {
+            state: AppState {
+                svc,
+                web: Arc::new(web),
+            },
+        })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        http::router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves; expired rows are
+    /// swept in the background meanwhile.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let sweeper = tokio::spawn(sweep_expired(self.state.svc.clone()));
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        self.state.svc.store.close().await;
+        result
+    }
+}
+
+async fn sweep_expired(svc: Arc<Service>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let now = domain::now_ms();
+        let lifetime = svc.settings.code_lifetime.as_millis() as i64;
+        // Used codes are remembered one more lifetime, to recognise replays.
+        if let Err(e) = svc
+            .store
+            .delete_expired(now, now - lifetime, now - lifetime)
+            .await
+        {
+            tracing::warn!(error = %e, "could not sweep expired rows");
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The `tachi-auth` binary: parse the configuration, then serve (or run an
+//! operator command).
+
+use clap::Parser;
+use tachi_auth::App;
+use tachi_auth::config::{Cli, Command};
+use tachi_auth::storage::Store;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("TACHI_AUTH_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tachi-auth: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve(args) => {
+            let app = App::build(&args)
+                .await
+                .map_err(|e| format!("cannot open the database: {e}"))?;
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+            let engine = args.database.database_url.split(':').next().unwrap_or("?");
+            tracing::info!(listen = %args.listen, public_url = %args.public_url(), database = engine, "tachi-auth is serving");
+            app.serve(listener, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::User(args) => {
+            if args.admin.is_none() && args.banned.is_none() {
+                return Err(
+                    "nothing to do: pass --admin true|false and/or --banned true|false".into(),
+                );
+            }
+            let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
+            let key = tachi_auth::domain::user::username_key(&args.username);
+            if !store
+                .set_user_flags(&key, args.admin, args.banned)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no user is named '{}'", args.username).into());
+            }
+            println!("updated {}", args.username);
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

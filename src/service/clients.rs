@@ -1,0 +1,193 @@
+//! API clients: registration by an integration author, and their management.
+
+use serde::Deserialize;
+
+use crate::domain::client::{self, ClientName};
+use crate::domain::secret::random_id;
+use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretKind, now_ms};
+use crate::storage::{ClientChanges, ClientRecord};
+
+use super::{Caller, Service, ServiceError, ServiceResult, present};
+
+/// A new client as its author describes it. `apiKeyTemplate` is the original
+/// server's name for `apiKeyFormat`; both are accepted.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientDraft {
+    pub name: String,
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+    #[serde(default)]
+    pub webhook_uri: Option<String>,
+    #[serde(alias = "requestedPermissions")]
+    pub permissions: PermissionSet,
+    #[serde(default, alias = "apiKeyTemplate")]
+    pub api_key_format: Option<String>,
+    #[serde(default)]
+    pub api_key_filename: Option<String>,
+    /// Refuse authorization requests without PKCE (RFC 7636) for this client.
+    #[serde(default, rename = "requirePKCE")]
+    pub require_pkce: bool,
+}
+
+/// Changes to a client. `null` clears a nullable field; an absent field is
+/// left alone. Permissions cannot change: keys were granted against them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientEdit {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub redirect_uri: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub webhook_uri: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present", alias = "apiKeyTemplate")]
+    pub api_key_format: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub api_key_filename: Option<Option<String>>,
+    #[serde(default, rename = "requirePKCE")]
+    pub require_pkce: Option<bool>,
+}
+
+fn optional(
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Result<String, Invalid>,
+) -> Result<Option<String>, Invalid> {
+    value.map(parse).transpose()
+}
+
+fn check_edit(e: &ClientEdit) -> Result<ClientChanges, Invalid> {
+    let nullable = |v: &Option<Option<String>>, parse: &dyn Fn(&str) -> Result<String, Invalid>| {
+        v.as_ref()
+            .map(|inner| optional(inner.as_deref(), parse))
+            .transpose()
+    };
+    Ok(ClientChanges {
+        name: e
+            .name
+            .as_deref()
+            .map(ClientName::parse)
+            .transpose()?
+            .map(|n| n.as_str().to_owned()),
+        redirect_uri: nullable(&e.redirect_uri, &|v| {
+            client::parse_http_url("redirectUri", v)
+        })?,
+        webhook_uri: nullable(&e.webhook_uri, &|v| client::parse_http_url("webhookUri", v))?,
+        api_key_format: nullable(&e.api_key_format, &client::parse_api_key_format)?,
+        api_key_filename: nullable(&e.api_key_filename, &client::parse_api_key_filename)?,
+        require_pkce: e.require_pkce,
+    })
+}
+
+impl Service {
+    /// Registers a client for the session's user. The secret is returned in
+    /// clear here and never again.
+    pub async fn create_client(
+        &self,
+        caller: &Caller,
+        d: ClientDraft,
+    ) -> ServiceResult<(ClientRecord, PlainSecret)> {
+        let (user, _) = caller.session_user()?;
+        let secret = PlainSecret::generate(SecretKind::ClientSecret);
+        let record = ClientRecord {
+            client_id: random_id("CI"),
+            secret_hash: secret.hash(),
+            name: ClientName::parse(&d.name)?.as_str().to_owned(),
+            author_id: user.id,
+            redirect_uri: optional(d.redirect_uri.as_deref(), |v| {
+                client::parse_http_url("redirectUri", v)
+            })?,
+            webhook_uri: optional(d.webhook_uri.as_deref(), |v| {
+                client::parse_http_url("webhookUri", v)
+            })?,
+            permissions: client::check_requested_permissions(d.permissions)?,
+            api_key_format: optional(d.api_key_format.as_deref(), client::parse_api_key_format)?,
+            api_key_filename: optional(
+                d.api_key_filename.as_deref(),
+                client::parse_api_key_filename,
+            )?,
+            require_pkce: d.require_pkce,
+            created_at: now_ms(),
+        };
+        let cap = (!user.is_admin).then_some(self.settings.client_cap);
+        if !self.store.insert_client_capped(&record, cap).await? {
+            return Err(ServiceError::Invalid(format!(
+                "you already own the maximum of {} clients; delete one first",
+                self.settings.client_cap
+            )));
+        }
+        Ok((record, secret))
+    }
+
+    pub async fn my_clients(&self, caller: &Caller) -> ServiceResult<Vec<ClientRecord>> {
+        let (user, _) = caller.session_user()?;
+        Ok(self.store.clients_by_author(user.id).await?)
+    }
+
+    pub async fn client(&self, client_id: &str) -> ServiceResult<ClientRecord> {
+        if client_id.len() > 128 {
+            return Err(ServiceError::NotFound("no client has that id".into()));
+        }
+        self.store
+            .client_by_id(client_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no client has the id '{client_id}'")))
+    }
+
+    /// The client, if the session's user owns it (or is an admin).
+    async fn owned_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
+        let (user, _) = caller.session_user()?;
+        let client = self.client(client_id).await?;
+        if client.author_id != user.id && !user.is_admin {
+            return Err(ServiceError::Forbidden(
+                "only the client's author can do this".into(),
+            ));
+        }
+        Ok(client)
+    }
+
+    pub async fn edit_client(
+        &self,
+        caller: &Caller,
+        client_id: &str,
+        edit: ClientEdit,
+    ) -> ServiceResult<ClientRecord> {
+        self.owned_client(caller, client_id).await?;
+        let changes = check_edit(&edit)?;
+        self.store
+            .update_client(client_id, &changes)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no client has the id '{client_id}'")))
+    }
+
+    /// A new secret; the old one stops working at once, issued keys stay valid.
+    pub async fn reset_client_secret(
+        &self,
+        caller: &Caller,
+        client_id: &str,
+    ) -> ServiceResult<(ClientRecord, PlainSecret)> {
+        let mut client = self.owned_client(caller, client_id).await?;
+        let secret = PlainSecret::generate(SecretKind::ClientSecret);
+        if !self
+            .store
+            .set_client_secret(client_id, &secret.hash())
+            .await?
+        {
+            return Err(ServiceError::NotFound(format!(
+                "no client has the id '{client_id}'"
+            )));
+        }
+        client.secret_hash = secret.hash();
+        Ok((client, secret))
+    }
+
+    /// Deletes the client and every key it issued.
+    pub async fn delete_client(
+        &self,
+        caller: &Caller,
+        client_id: &str,
+    ) -> ServiceResult<ClientRecord> {
+        let client = self.owned_client(caller, client_id).await?;
+        self.store.delete_client(client_id).await?;
+        Ok(client)
+    }
+}

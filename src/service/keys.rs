@@ -1,0 +1,182 @@
+//! API keys: a user's own keys, and the Client File Flow.
+
+use serde::Deserialize;
+
+use crate::domain::secret::random_id;
+use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretKind, now_ms};
+use crate::storage::{ApiKeyRecord, ClientRecord, NewApiKey};
+
+use super::{Caller, Service, ServiceError, ServiceResult};
+
+/// `{clientID}` asks for a key for that client (Client File Flow);
+/// `{permissions, identifier?}` for a personal key.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "KeyRequestWire")]
+pub enum KeyRequest {
+    ForClient {
+        client_id: String,
+    },
+    Personal {
+        permissions: PermissionSet,
+        identifier: Option<String>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRequestWire {
+    #[serde(rename = "clientID")]
+    client_id: Option<String>,
+    permissions: Option<PermissionSet>,
+    identifier: Option<String>,
+}
+
+impl TryFrom<KeyRequestWire> for KeyRequest {
+    type Error = String;
+    fn try_from(w: KeyRequestWire) -> Result<Self, String> {
+        match (w.client_id, w.permissions, w.identifier) {
+            (Some(client_id), None, None) => Ok(KeyRequest::ForClient { client_id }),
+            (None, Some(permissions), identifier) => Ok(KeyRequest::Personal {
+                permissions,
+                identifier,
+            }),
+            (Some(_), _, _) => {
+                Err("send either clientID alone, or permissions (and identifier), not both".into())
+            }
+            (None, None, _) => {
+                Err("send clientID (for a client's key) or permissions (for a personal key)".into())
+            }
+        }
+    }
+}
+
+/// A key just issued: the token is shown in this response only.
+#[derive(Debug)]
+pub struct IssuedKey {
+    pub key: ApiKeyRecord,
+    pub token: PlainSecret,
+    /// For a client's key: the client, and how many earlier keys it replaced.
+    pub client: Option<(ClientRecord, u64)>,
+}
+
+/// The key document's identifier for keys a client obtains.
+pub fn client_key_identifier(client_name: &str) -> String {
+    format!("{client_name} Token")
+}
+
+impl Service {
+    pub async fn keys_of(&self, caller: &Caller, user_id: i64) -> ServiceResult<Vec<ApiKeyRecord>> {
+        caller.session_self(user_id)?;
+        Ok(self.store.keys_of_user(user_id).await?)
+    }
+
+    pub async fn create_key(
+        &self,
+        caller: &Caller,
+        user_id: i64,
+        req: KeyRequest,
+    ) -> ServiceResult<IssuedKey> {
+        caller.session_self(user_id)?;
+        self.profile(user_id).await?;
+        match req {
+            KeyRequest::ForClient { client_id } => {
+                self.create_client_key(user_id, &client_id).await
+            }
+            KeyRequest::Personal {
+                permissions,
+                identifier,
+            } => {
+                if permissions.is_empty() {
+                    return Err(
+                        Invalid::new("permissions must name at least one permission").into(),
+                    );
+                }
+                let identifier = identifier.unwrap_or_else(|| "Personal API Key".into());
+                let len = identifier.trim().chars().count();
+                if !(1..=120).contains(&len) || identifier.chars().any(char::is_control) {
+                    return Err(Invalid::new(
+                        "identifier must be 1 to 120 characters without control characters",
+                    )
+                    .into());
+                }
+                let token = PlainSecret::generate(SecretKind::ApiKey);
+                let key = self
+                    .store
+                    .insert_api_key(new_key(
+                        &token,
+                        user_id,
+                        identifier.trim().to_owned(),
+                        permissions,
+                        None,
+                    ))
+                    .await?;
+                Ok(IssuedKey {
+                    key,
+                    token,
+                    client: None,
+                })
+            }
+        }
+    }
+
+    /// The Client File Flow: a key with the client's permissions. Keys are
+    /// stored hashed, so an existing one cannot be shown again; a fresh one
+    /// is issued and the user's previous key for this client is revoked.
+    pub async fn create_client_key(
+        &self,
+        user_id: i64,
+        client_id: &str,
+    ) -> ServiceResult<IssuedKey> {
+        let client = self.client(client_id).await?;
+        let token = PlainSecret::generate(SecretKind::ApiKey);
+        let identifier = client_key_identifier(&client.name);
+        let new = new_key(
+            &token,
+            user_id,
+            identifier,
+            client.permissions,
+            Some(client.client_id.clone()),
+        );
+        let (mut key, replaced) = self.store.replace_client_key(new).await?;
+        key.client_name = Some(client.name.clone());
+        Ok(IssuedKey {
+            key,
+            token,
+            client: Some((client, replaced)),
+        })
+    }
+
+    pub async fn revoke_key(
+        &self,
+        caller: &Caller,
+        user_id: i64,
+        key_id: &str,
+    ) -> ServiceResult<()> {
+        caller.session_self(user_id)?;
+        if key_id.len() > 128 || !self.store.delete_user_key(user_id, key_id).await? {
+            return Err(ServiceError::NotFound(format!(
+                "user {user_id} has no API key with the id '{key_id}'"
+            )));
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn new_key(
+    token: &PlainSecret,
+    user_id: i64,
+    identifier: String,
+    permissions: PermissionSet,
+    client_id: Option<String>,
+) -> NewApiKey {
+    NewApiKey {
+        id: random_id("AK"),
+        token_hash: token.hash(),
+        user_id,
+        identifier,
+        permissions,
+        client_id,
+        from_code_hash: None,
+        created_at: now_ms(),
+    }
+}

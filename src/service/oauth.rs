@@ -1,0 +1,439 @@
+//! The authorization-code flow: an authorization request shown on the
+//! consent screen, the code the user's approval creates, and the exchange of
+//! that code for an API key by the client that asked.
+//!
+//! The seeds' JSON routes and the standard RFC 6749 endpoints both call these
+//! functions; only the shape of their answers differs.
+
+use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, now_ms, pkce};
+use crate::storage::{ApiKeyRecord, ClientRecord, NewAuthCode, PendingRequest, Redemption};
+
+use super::keys::{client_key_identifier, new_key};
+use super::{Caller, Service, ServiceError, ServiceResult};
+
+/// Parameters of an authorization request, from `/oauth/authorize` (RFC
+/// names) or the seeds' `/oauth/request-auth` (`clientID`, `context`).
+#[derive(Debug, Default, Clone)]
+pub struct AuthorizationParams {
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub context: Option<String>,
+    /// From `/oauth/authorize` rather than the seeds' `/oauth/request-auth`.
+    pub standard: bool,
+}
+
+/// A checked authorization request: what the consent screen shows.
+#[derive(Debug, Clone)]
+pub struct ConsentRequest {
+    pub client: ClientRecord,
+    pub author_name: String,
+    pub request: PendingRequest,
+}
+
+/// Why an authorization request cannot be shown.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// The client or its redirection endpoint cannot be trusted: the user is
+    /// told on our own page and never sent anywhere (RFC 6749 §4.1.2.1).
+    NotRedirectable(String),
+    /// The client and redirect are valid but the request is not: the error
+    /// goes back to the client's redirect URI.
+    Redirectable {
+        redirect_uri: String,
+        state: Option<String>,
+        error: &'static str,
+        description: String,
+    },
+    Service(ServiceError),
+}
+
+impl From<ServiceError> for AuthorizeError {
+    fn from(e: ServiceError) -> Self {
+        AuthorizeError::Service(e)
+    }
+}
+
+/// A code just created: its clear value goes to the client via the browser.
+#[derive(Debug)]
+pub struct IssuedCode {
+    pub code: PlainSecret,
+    pub user_id: i64,
+    pub created_on: i64,
+    pub request: PendingRequest,
+}
+
+/// A token request, whichever endpoint and encoding it came through.
+#[derive(Debug, Default)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    /// Whether `redirect_uri` must be present (the seeds' endpoint requires it).
+    pub redirect_uri_required: bool,
+}
+
+/// Client credentials as presented (Basic header or body).
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug)]
+pub enum ExchangeError {
+    Missing(&'static str),
+    UnsupportedGrantType,
+    UnknownClient,
+    WrongSecret,
+    RateLimited(u64),
+    RedirectMismatch,
+    /// Unknown, expired, used, or another client's code.
+    InvalidCode,
+    /// The code was already used: the key issued from it is now revoked.
+    CodeReplayed,
+    /// The PKCE verifier is missing, malformed or wrong (the code is burnt).
+    PkceFailed(&'static str),
+    Service(ServiceError),
+}
+
+impl From<ServiceError> for ExchangeError {
+    fn from(e: ServiceError) -> Self {
+        ExchangeError::Service(e)
+    }
+}
+
+impl From<crate::storage::StoreError> for ExchangeError {
+    fn from(e: crate::storage::StoreError) -> Self {
+        ExchangeError::Service(e.into())
+    }
+}
+
+/// A key issued by the exchange.
+#[derive(Debug)]
+pub struct ExchangedKey {
+    pub key: ApiKeyRecord,
+    pub token: PlainSecret,
+    pub client: ClientRecord,
+}
+
+const MAX_PARAM_LEN: usize = 2000;
+
+fn bounded(name: &str, v: Option<String>) -> Result<Option<String>, Invalid> {
+    match v {
+        Some(s) if s.len() > MAX_PARAM_LEN => Err(Invalid::new(format!(
+            "{name} is longer than {MAX_PARAM_LEN} characters"
+        ))),
+        Some(s) if s.is_empty() => Ok(None),
+        v => Ok(v),
+    }
+}
+
+impl Service {
+    /// Checks an authorization request. Client and redirect problems come
+    /// first and are never redirected; the rest go back to the client.
+    pub async fn check_authorization(
+        &self,
+        p: AuthorizationParams,
+    ) -> Result<ConsentRequest, AuthorizeError> {
+        let not_redirectable = |m: &str| AuthorizeError::NotRedirectable(m.to_owned());
+        let client_id = p.client_id.filter(|c| !c.is_empty()).ok_or_else(|| {
+            not_redirectable(
+                "The link you followed does not name an application (clientID is missing).",
+            )
+        })?;
+        let client = match self.client(&client_id).await {
+            Ok(c) => c,
+            Err(ServiceError::NotFound(_)) => {
+                return Err(not_redirectable(
+                    "No application with this ID exists. It may have been deleted.",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(registered) = client.redirect_uri.clone() else {
+            return Err(not_redirectable(
+                "This application has no redirect URI, so it cannot use this sign-in flow. Its author must set one.",
+            ));
+        };
+        // Exact string comparison (RFC 9700 §4.1.3): no prefix or pattern matching.
+        if p.redirect_uri
+            .as_deref()
+            .is_some_and(|given| given != registered)
+        {
+            return Err(not_redirectable(
+                "The redirect URI in the link is not the one this application registered, so you will not be sent there.",
+            ));
+        }
+        let state = bounded("state", p.state).map_err(|e| not_redirectable(&e.0))?;
+        let redirect = |error: &'static str, description: String| AuthorizeError::Redirectable {
+            redirect_uri: registered.clone(),
+            state: state.clone(),
+            error,
+            description,
+        };
+        let context =
+            bounded("context", p.context).map_err(|e| redirect("invalid_request", e.0))?;
+        let permissions = match p.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => client.permissions,
+            Some(scope) => {
+                let asked = PermissionSet::parse_scope(scope)
+                    .map_err(|e| redirect("invalid_scope", e.to_string()))?;
+                if !asked.is_subset_of(client.permissions) {
+                    return Err(redirect(
+                        "invalid_scope",
+                        format!(
+                            "scope may only contain this client's permissions: {}",
+                            client.permissions.to_scope()
+                        ),
+                    ));
+                }
+                if asked.is_empty() {
+                    return Err(redirect(
+                        "invalid_scope",
+                        "scope names no permission".into(),
+                    ));
+                }
+                asked
+            }
+        };
+        let code_challenge = match p.code_challenge.filter(|c| !c.is_empty()) {
+            Some(ch) => {
+                pkce::check_challenge(&ch, p.code_challenge_method.as_deref())
+                    .map_err(|e| redirect("invalid_request", e.0))?;
+                Some(ch)
+            }
+            None if client.require_pkce => {
+                return Err(redirect(
+                    "invalid_request",
+                    "this client requires PKCE: send code_challenge (S256)".into(),
+                ));
+            }
+            None => None,
+        };
+        let author_name = self
+            .store
+            .user_by_id(client.author_id)
+            .await
+            .map_err(ServiceError::from)?
+            .map(|u| u.username);
+        Ok(ConsentRequest {
+            author_name: author_name.unwrap_or_else(|| "(deleted user)".into()),
+            request: PendingRequest {
+                client_id: client.client_id.clone(),
+                redirect_uri: registered,
+                permissions,
+                state,
+                code_challenge,
+                context,
+                standard: p.standard,
+                created_at: now_ms(),
+            },
+            client,
+        })
+    }
+
+    /// Remembers, in the user's session, the request the consent screen is
+    /// showing, so that approving it (create-code) knows what it approves.
+    pub async fn show_consent(
+        &self,
+        caller: &Caller,
+        consent: &ConsentRequest,
+    ) -> ServiceResult<()> {
+        let (_, session) = caller.session_user()?;
+        self.store
+            .put_pending_request(session, &consent.request)
+            .await?;
+        Ok(())
+    }
+
+    /// The seeds' create-code: approves the session's pending request (the
+    /// one for `client_id`, or the only one) and creates its code.
+    pub async fn create_code(
+        &self,
+        caller: &Caller,
+        client_id: Option<&str>,
+    ) -> ServiceResult<IssuedCode> {
+        let (user, session) = caller.session_user()?;
+        let newer_than = now_ms() - self.code_lifetime_ms();
+        let client_id = match client_id {
+            Some(id) => id.to_owned(),
+            None => self.only_pending_client(session, newer_than).await?,
+        };
+        let code = PlainSecret::generate(SecretKind::AuthCode);
+        let created_on = now_ms();
+        let expires_at = created_on + self.code_lifetime_ms();
+        let approved = self
+            .store
+            .approve_pending_request(session, &client_id, newer_than, |request| NewAuthCode {
+                code_hash: code.hash(),
+                user_id: user.id,
+                created_at: created_on,
+                expires_at,
+                request,
+            })
+            .await?;
+        let Some(request) = approved else {
+            return Err(ServiceError::Invalid(format!(
+                "there is no pending authorization request for client '{client_id}' in this session: \
+                 open /oauth/request-auth?clientID={client_id} first"
+            )));
+        };
+        Ok(IssuedCode {
+            code,
+            user_id: user.id,
+            created_on,
+            request,
+        })
+    }
+
+    async fn only_pending_client(
+        &self,
+        session: &SecretHash,
+        newer_than: i64,
+    ) -> ServiceResult<String> {
+        let mut pending = self
+            .store
+            .pending_client_ids(session, newer_than, 2)
+            .await?;
+        match pending.len() {
+            1 => Ok(pending.remove(0)),
+            0 => Err(ServiceError::Invalid(
+                "there is no pending authorization request in this session: this route approves the request \
+                 shown by the consent page (/oauth/request-auth?clientID=...) and is not meant to be called by external code"
+                    .into(),
+            )),
+            _ => Err(ServiceError::Invalid(
+                "several authorization requests are pending in this session: name the one to approve with clientID".into(),
+            )),
+        }
+    }
+
+    /// The user said no: the pending request is forgotten, no code exists.
+    pub async fn decline(
+        &self,
+        caller: &Caller,
+        client_id: &str,
+    ) -> ServiceResult<Option<PendingRequest>> {
+        let (_, session) = caller.session_user()?;
+        Ok(self.store.drop_pending_request(session, client_id).await?)
+    }
+
+    /// Authenticates a client by id and secret. Unknown clients are compared
+    /// against a dummy hash so both failures cost the same; failures are
+    /// counted per client and per address to stop secret guessing.
+    pub async fn authenticate_client(
+        &self,
+        creds: &ClientCredentials,
+        ip: &str,
+    ) -> Result<ClientRecord, ExchangeError> {
+        let limited = ExchangeError::RateLimited;
+        self.limits
+            .client_auth
+            .check(&creds.client_id)
+            .map_err(limited)?;
+        self.limits.client_auth_ip.check(ip).map_err(limited)?;
+        let client = if creds.client_id.len() <= 128 {
+            self.store.client_by_id(&creds.client_id).await?
+        } else {
+            None
+        };
+        let stored = client
+            .as_ref()
+            .map_or(SecretHash::dummy(), |c| c.secret_hash);
+        let secret_ok = stored.matches(&PlainSecret::from_presented(creds.client_secret.as_str()));
+        match client {
+            Some(c) if secret_ok => Ok(c),
+            found => {
+                self.limits.client_auth.record(&creds.client_id);
+                self.limits.client_auth_ip.record(ip);
+                Err(if found.is_some() {
+                    ExchangeError::WrongSecret
+                } else {
+                    ExchangeError::UnknownClient
+                })
+            }
+        }
+    }
+
+    /// Exchanges a code for an API key, for the client that was approved.
+    /// Checks run in the seeds' order: grant type, client, secret, redirect
+    /// URI, code.
+    pub async fn exchange_code(
+        &self,
+        creds: Option<ClientCredentials>,
+        req: TokenRequest,
+        ip: &str,
+    ) -> Result<ExchangedKey, ExchangeError> {
+        match req.grant_type.as_deref() {
+            Some("authorization_code") => {}
+            None | Some("") => return Err(ExchangeError::Missing("grant_type")),
+            Some(_) => return Err(ExchangeError::UnsupportedGrantType),
+        }
+        let creds = creds.ok_or(ExchangeError::Missing("client_id"))?;
+        let client = self.authenticate_client(&creds, ip).await?;
+        let code = req
+            .code
+            .filter(|c| !c.is_empty())
+            .ok_or(ExchangeError::Missing("code"))?;
+        match (&req.redirect_uri, &client.redirect_uri) {
+            (None, _) if req.redirect_uri_required => {
+                return Err(ExchangeError::Missing("redirect_uri"));
+            }
+            (Some(given), Some(registered)) if given == registered => {}
+            (Some(_), _) => return Err(ExchangeError::RedirectMismatch),
+            (None, _) => {}
+        }
+        if code.len() > 256 {
+            return Err(ExchangeError::InvalidCode);
+        }
+        let code_hash = PlainSecret::from_presented(code).hash();
+        let verifier = req.code_verifier;
+        let mut pkce_failure = None;
+        let token = PlainSecret::generate(SecretKind::ApiKey);
+        let redemption = self
+            .store
+            .redeem_code(
+                &code_hash,
+                &client.client_id,
+                now_ms(),
+                |code| {
+                    pkce_failure = match (&code.code_challenge, verifier.as_deref()) {
+                        (Some(challenge), Some(v)) if pkce::verify(challenge, v) => None,
+                        (Some(_), Some(_)) => Some("code_verifier does not match the code_challenge"),
+                        (Some(_), None) => Some("code_verifier is required: the authorization request used PKCE"),
+                        (None, Some(_)) => Some("code_verifier was sent but the authorization request had no code_challenge"),
+                        (None, None) => None,
+                    };
+                    // RFC 6749 §4.1.3: the redirect URI must match the one the code was issued for.
+                    pkce_failure.is_none() && req.redirect_uri.as_ref().is_none_or(|r| *r == code.redirect_uri)
+                },
+                |code| {
+                    let mut k = new_key(
+                        &token,
+                        code.user_id,
+                        client_key_identifier(&client.name),
+                        code.permissions,
+                        Some(client.client_id.clone()),
+                    );
+                    k.from_code_hash = Some(code_hash);
+                    k
+                },
+            )
+            .await?;
+        match redemption {
+            Redemption::Issued { mut key, .. } => {
+                key.client_name = Some(client.name.clone());
+                Ok(ExchangedKey { key, token, client })
+            }
+            Redemption::Refused(_) => {
+                Err(pkce_failure.map_or(ExchangeError::InvalidCode, ExchangeError::PkceFailed))
+            }
+            Redemption::Replayed => Err(ExchangeError::CodeReplayed),
+            Redemption::Invalid => Err(ExchangeError::InvalidCode),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! API keys, and the bearer lookup every API request makes.
+
+use super::codes::insert_key_query;
+use super::records::{ApiKeyRow, BearerRow};
+use super::{ApiKeyRecord, BearerKey, NewApiKey, Store, StoreResult, on_pool};
+use crate::domain::SecretHash;
+
+impl Store {
+    /// The hot path: one lookup on the unique index of `token_hash`, joined
+    /// to the owner for the banned flag.
+    pub async fn bearer_key(&self, token: &SecretHash) -> StoreResult<Option<BearerKey>> {
+        let sql = "SELECT k.id AS key_id, k.user_id, u.username, k.permissions, k.client_id, k.created_at, k.last_used_at, \
+                   u.is_admin, u.is_banned \
+                   FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.token_hash = $1";
+        on_pool!(self, p => Ok(sqlx::query_as::<_, BearerRow>(sql)
+            .bind(token.as_bytes())
+            .fetch_optional(p)
+            .await?
+            .map(Into::into)))
+    }
+
+    /// Records that a key was used. Called rarely (see `service::auth`), so
+    /// that validation stays a read.
+    pub async fn touch_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
+        on_pool!(self, p => {
+            sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1").bind(key_id).bind(now).execute(p).await?;
+            Ok(())
+        })
+    }
+
+    pub async fn insert_api_key(&self, k: NewApiKey) -> StoreResult<ApiKeyRecord> {
+        on_pool!(self, p => { insert_key_query!(k).execute(p).await?; });
+        Ok(k.into_record())
+    }
+
+    /// Issues a client's key to a user and revokes that user's earlier keys
+    /// for the same client, in one transaction (the Client File Flow: keys are
+    /// stored hashed, so a "current key" cannot be shown again, only replaced).
+    /// Returns the new key and how many keys it replaced.
+    pub async fn replace_client_key(&self, k: NewApiKey) -> StoreResult<(ApiKeyRecord, u64)> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let replaced = sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND client_id = $2")
+                .bind(k.user_id)
+                .bind(k.client_id.as_deref())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            insert_key_query!(k).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok((k.into_record(), replaced))
+        })
+    }
+
+    pub async fn keys_of_user(&self, user_id: i64) -> StoreResult<Vec<ApiKeyRecord>> {
+        let sql = "SELECT k.id, k.user_id, k.identifier, k.permissions, k.client_id, c.name AS client_name, \
+                   k.created_at, k.last_used_at \
+                   FROM api_keys k LEFT JOIN clients c ON c.client_id = k.client_id \
+                   WHERE k.user_id = $1 ORDER BY k.created_at, k.id";
+        on_pool!(self, p => Ok(sqlx::query_as::<_, ApiKeyRow>(sql)
+            .bind(user_id)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect()))
+    }
+
+    /// Revokes one of a user's keys; false if the user has no such key.
+    pub async fn delete_user_key(&self, user_id: i64, key_id: &str) -> StoreResult<bool> {
+        on_pool!(self, p => Ok(sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND id = $2")
+            .bind(user_id)
+            .bind(key_id)
+            .execute(p)
+            .await?
+            .rows_affected() > 0))
+    }
+
+    /// Revokes a key by its token, but only if `client_id` issued it
+    /// (RFC 7009: a client revokes its own tokens). False if nothing matched.
+    pub async fn delete_client_key_by_token(
+        &self,
+        token: &SecretHash,
+        client_id: &str,
+    ) -> StoreResult<bool> {
+        on_pool!(self, p => Ok(sqlx::query("DELETE FROM api_keys WHERE token_hash = $1 AND client_id = $2")
+            .bind(token.as_bytes())
+            .bind(client_id)
+            .execute(p)
+            .await?
+            .rows_affected() > 0))
+    }
+}

@@ -1,0 +1,137 @@
+//! API clients.
+
+use super::records::{CLIENT_COLUMNS, ClientRow};
+use super::{ClientChanges, ClientRecord, Store, StoreResult, on_pool};
+use crate::domain::SecretHash;
+
+impl Store {
+    /// Inserts a client unless its author already owns `cap` clients
+    /// (`None`: no cap). Returns whether it was inserted.
+    ///
+    /// The author's row is locked first (a no-op UPDATE) so that two
+    /// concurrent creations, on any number of instances, count one after the
+    /// other and never exceed the cap together.
+    pub async fn insert_client_capped(
+        &self,
+        c: &ClientRecord,
+        cap: Option<i64>,
+    ) -> StoreResult<bool> {
+        let insert = format!(
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        );
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(c.author_id).execute(&mut *tx).await?;
+            if let Some(cap) = cap {
+                let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients WHERE author_id = $1")
+                    .bind(c.author_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if owned >= cap {
+                    return Ok(false);
+                }
+            }
+            sqlx::query(&insert)
+                .bind(&c.client_id)
+                .bind(c.secret_hash.as_bytes())
+                .bind(&c.name)
+                .bind(c.author_id)
+                .bind(&c.redirect_uri)
+                .bind(&c.webhook_uri)
+                .bind(c.permissions.bits())
+                .bind(&c.api_key_format)
+                .bind(&c.api_key_filename)
+                .bind(c.require_pkce)
+                .bind(c.created_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    pub async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
+        on_pool!(self, p => Ok(sqlx::query_as::<_, ClientRow>(&sql).bind(client_id).fetch_optional(p).await?.map(Into::into)))
+    }
+
+    pub async fn clients_by_author(&self, author_id: i64) -> StoreResult<Vec<ClientRecord>> {
+        let sql = format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE author_id = $1 ORDER BY created_at, client_id"
+        );
+        on_pool!(self, p => Ok(sqlx::query_as::<_, ClientRow>(&sql)
+            .bind(author_id)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect()))
+    }
+
+    /// Applies the changes given; returns the client after them.
+    pub async fn update_client(
+        &self,
+        client_id: &str,
+        ch: &ClientChanges,
+    ) -> StoreResult<Option<ClientRecord>> {
+        // Each optional field is a pair ($set, $value): nullable fields need
+        // "set to NULL" to differ from "leave alone".
+        let sql = format!(
+            "UPDATE clients SET \
+             name = COALESCE($2, name), \
+             redirect_uri = CASE WHEN $3 THEN $4 ELSE redirect_uri END, \
+             webhook_uri = CASE WHEN $5 THEN $6 ELSE webhook_uri END, \
+             api_key_format = CASE WHEN $7 THEN $8 ELSE api_key_format END, \
+             api_key_filename = CASE WHEN $9 THEN $10 ELSE api_key_filename END, \
+             require_pkce = COALESCE($11, require_pkce) \
+             WHERE client_id = $1 RETURNING {CLIENT_COLUMNS}"
+        );
+        on_pool!(self, p => Ok(sqlx::query_as::<_, ClientRow>(&sql)
+            .bind(client_id)
+            .bind(&ch.name)
+            .bind(ch.redirect_uri.is_some())
+            .bind(ch.redirect_uri.clone().flatten())
+            .bind(ch.webhook_uri.is_some())
+            .bind(ch.webhook_uri.clone().flatten())
+            .bind(ch.api_key_format.is_some())
+            .bind(ch.api_key_format.clone().flatten())
+            .bind(ch.api_key_filename.is_some())
+            .bind(ch.api_key_filename.clone().flatten())
+            .bind(ch.require_pkce)
+            .fetch_optional(p)
+            .await?
+            .map(Into::into)))
+    }
+
+    pub async fn set_client_secret(&self, client_id: &str, hash: &SecretHash) -> StoreResult<bool> {
+        on_pool!(self, p => Ok(sqlx::query("UPDATE clients SET secret_hash = $2 WHERE client_id = $1")
+            .bind(client_id)
+            .bind(hash.as_bytes())
+            .execute(p)
+            .await?
+            .rows_affected() > 0))
+    }
+
+    /// Deletes a client; its keys, codes and pending requests go with it
+    /// (foreign keys cascade, and the explicit deletes make that independent
+    /// of the engine's foreign-key settings).
+    pub async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for sql in [
+                "DELETE FROM api_keys WHERE client_id = $1",
+                "DELETE FROM auth_codes WHERE client_id = $1",
+                "DELETE FROM auth_requests WHERE client_id = $1",
+            ] {
+                sqlx::query(sql).bind(client_id).execute(&mut *tx).await?;
+            }
+            let deleted = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() > 0;
+            tx.commit().await?;
+            Ok(deleted)
+        })
+    }
+}

@@ -1,0 +1,209 @@
+//! Pending authorization requests and authorization codes: the two halves of
+//! the code flow, each consumed exactly once by a single atomic statement.
+
+use super::records::{AuthCodeRow, PENDING_COLUMNS, PendingRow};
+use super::{
+    ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreResult,
+    on_pool,
+};
+use crate::domain::SecretHash;
+
+/// How an attempt to redeem a code ended.
+#[derive(Debug)]
+pub enum Redemption {
+    /// The code was live and is now used; the key was issued in the same transaction.
+    Issued {
+        code: AuthCodeRecord,
+        key: ApiKeyRecord,
+    },
+    /// The code was live but `accept` refused it (e.g. a wrong PKCE verifier);
+    /// it is used up all the same.
+    Refused(AuthCodeRecord),
+    /// The code was already used; the keys issued from it have been revoked.
+    Replayed,
+    /// No live code by that hash for that client (unknown, expired or another client's).
+    Invalid,
+}
+
+impl Store {
+    /// Records (or replaces) the request a session's consent screen shows.
+    pub async fn put_pending_request(
+        &self,
+        session: &SecretHash,
+        r: &PendingRequest,
+    ) -> StoreResult<()> {
+        let sql = "INSERT INTO auth_requests (session_hash, client_id, redirect_uri, permissions, state, code_challenge, context, standard, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                   ON CONFLICT (session_hash, client_id) DO UPDATE SET redirect_uri = excluded.redirect_uri, \
+                   permissions = excluded.permissions, state = excluded.state, code_challenge = excluded.code_challenge, \
+                   context = excluded.context, standard = excluded.standard, created_at = excluded.created_at";
+        on_pool!(self, p => {
+            sqlx::query(sql)
+                .bind(session.as_bytes())
+                .bind(&r.client_id)
+                .bind(&r.redirect_uri)
+                .bind(r.permissions.bits())
+                .bind(&r.state)
+                .bind(&r.code_challenge)
+                .bind(&r.context)
+                .bind(r.standard)
+                .bind(r.created_at)
+                .execute(p)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// The clients a session has live pending requests for (at most `limit`).
+    pub async fn pending_client_ids(
+        &self,
+        session: &SecretHash,
+        newer_than: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        let sql = "SELECT client_id FROM auth_requests WHERE session_hash = $1 AND created_at > $2 \
+                   ORDER BY created_at DESC LIMIT $3";
+        on_pool!(self, p => Ok(sqlx::query_scalar(sql)
+            .bind(session.as_bytes())
+            .bind(newer_than)
+            .bind(limit)
+            .fetch_all(p)
+            .await?))
+    }
+
+    /// Removes a pending request without answering it (the user declined).
+    pub async fn drop_pending_request(
+        &self,
+        session: &SecretHash,
+        client_id: &str,
+    ) -> StoreResult<Option<PendingRequest>> {
+        let sql = format!(
+            "DELETE FROM auth_requests WHERE session_hash = $1 AND client_id = $2 RETURNING {PENDING_COLUMNS}"
+        );
+        on_pool!(self, p => Ok(sqlx::query_as::<_, PendingRow>(&sql)
+            .bind(session.as_bytes())
+            .bind(client_id)
+            .fetch_optional(p)
+            .await?
+            .map(Into::into)))
+    }
+
+    /// Consumes a live pending request and creates its code, in one
+    /// transaction: a request approves at most one code, and a code never
+    /// exists without the approval behind it.
+    pub async fn approve_pending_request(
+        &self,
+        session: &SecretHash,
+        client_id: &str,
+        newer_than: i64,
+        code: impl FnOnce(&PendingRequest) -> NewAuthCode<'_>,
+    ) -> StoreResult<Option<PendingRequest>> {
+        let take = format!(
+            "DELETE FROM auth_requests WHERE session_hash = $1 AND client_id = $2 AND created_at > $3 RETURNING {PENDING_COLUMNS}"
+        );
+        let insert = "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, code_challenge, created_at, expires_at) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let Some(request) = sqlx::query_as::<_, PendingRow>(&take)
+                .bind(session.as_bytes())
+                .bind(client_id)
+                .bind(newer_than)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(PendingRequest::from)
+            else {
+                return Ok(None);
+            };
+            let c = code(&request);
+            sqlx::query(insert)
+                .bind(c.code_hash.as_bytes())
+                .bind(c.user_id)
+                .bind(&c.request.client_id)
+                .bind(&c.request.redirect_uri)
+                .bind(c.request.permissions.bits())
+                .bind(&c.request.code_challenge)
+                .bind(c.created_at)
+                .bind(c.expires_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Some(request))
+        })
+    }
+
+    /// Redeems a code for `client_id`: marks it used and, if `accept` agrees,
+    /// inserts the key `issue` makes from it, all in one transaction. The
+    /// UPDATE's WHERE clause is the single-use guarantee: of any number of
+    /// concurrent attempts, exactly one sees `used_at IS NULL`.
+    pub async fn redeem_code(
+        &self,
+        code: &SecretHash,
+        client_id: &str,
+        now: i64,
+        accept: impl FnOnce(&AuthCodeRecord) -> bool,
+        issue: impl FnOnce(&AuthCodeRecord) -> NewApiKey,
+    ) -> StoreResult<Redemption> {
+        let consume = "UPDATE auth_codes SET used_at = $3 \
+                       WHERE code_hash = $1 AND client_id = $2 AND used_at IS NULL AND expires_at > $3 \
+                       RETURNING user_id, client_id, redirect_uri, permissions, code_challenge, created_at";
+        let was_used = "SELECT COUNT(*) FROM auth_codes WHERE code_hash = $1 AND client_id = $2 AND used_at IS NOT NULL";
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let consumed = sqlx::query_as::<_, AuthCodeRow>(consume)
+                .bind(code.as_bytes())
+                .bind(client_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(AuthCodeRecord::from);
+            let outcome = match consumed {
+                Some(record) if !accept(&record) => Redemption::Refused(record),
+                Some(record) => {
+                    let new_key = issue(&record);
+                    insert_key_query!(new_key).execute(&mut *tx).await?;
+                    Redemption::Issued { code: record, key: new_key.into_record() }
+                }
+                None => {
+                    let used: i64 = sqlx::query_scalar(was_used)
+                        .bind(code.as_bytes())
+                        .bind(client_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if used == 0 {
+                        return Ok(Redemption::Invalid);
+                    }
+                    // RFC 6749 §4.1.2: a code presented twice may have been
+                    // stolen; what was issued from it is revoked.
+                    sqlx::query("DELETE FROM api_keys WHERE from_code_hash = $1")
+                        .bind(code.as_bytes())
+                        .execute(&mut *tx)
+                        .await?;
+                    Redemption::Replayed
+                }
+            };
+            tx.commit().await?;
+            Ok(outcome)
+        })
+    }
+}
+
+/// The INSERT of a new key, as a query expression for the caller's executor
+/// (a pool or a transaction, on either engine).
+macro_rules! insert_key_query {
+    ($k:expr) => {
+        sqlx::query(
+            "INSERT INTO api_keys (id, token_hash, user_id, identifier, permissions, client_id, from_code_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($k.id.as_str())
+        .bind($k.token_hash.as_bytes())
+        .bind($k.user_id)
+        .bind($k.identifier.as_str())
+        .bind($k.permissions.bits())
+        .bind($k.client_id.as_deref())
+        .bind($k.from_code_hash.as_ref().map(|h| h.as_bytes()))
+        .bind($k.created_at)
+    };
+}
+pub(super) use insert_key_query;

@@ -1,0 +1,177 @@
+//! Storage: every SQL statement of tachi-auth lives below this module.
+//!
+//! One `Store` speaks to SQLite (the default, embedded) or PostgreSQL (several
+//! instances sharing one database). Each query is written once, in SQL both
+//! engines accept (`$n` placeholders, `RETURNING`, `ON CONFLICT`), and run on
+//! the native driver of whichever pool is configured: native drivers keep the
+//! bearer-validation hot path free of the `Any` driver's conversions.
+//! The schema is in `migrations/<engine>/`, one twin file per engine.
+
+mod api_keys;
+mod clients;
+mod codes;
+mod records;
+mod sessions;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use codes::Redemption;
+pub use records::*;
+
+/// Runs `$body` with `$pool` bound to the configured engine's pool. The body is
+/// compiled once per engine, so the same SQL text is type-checked against both.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::storage::Pool::Sqlite($pool) => $body,
+            $crate::storage::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+}
+
+/// How the pool is sized and how long a request may wait for a connection
+/// before it is answered 503 (rather than hanging while the database is down).
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint refused the write (e.g. a taken username).
+    #[error("conflicting record")]
+    Conflict,
+    /// The database cannot be reached or is saturated; worth retrying later.
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
+    #[error("database error: {0}")]
+    Other(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            // SQLITE_BUSY / SQLITE_LOCKED: another writer held the lock past busy_timeout.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6")) => {
+                StoreError::Unavailable(e)
+            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => StoreError::Unavailable(e),
+            // PostgreSQL shutting down or refusing connections (class 57/08).
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("57") || c.starts_with("08")) =>
+            {
+                StoreError::Unavailable(e)
+            }
+            _ => StoreError::Other(e),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the database.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Store, sqlx::Error> {
+        let pool = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(settings.acquire_timeout)
+                .test_before_acquire(false)
+                .connect_with(opts)
+                .await?;
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Pool::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                // WAL + NORMAL: a commit is in the OS's hands when it returns, so
+                // it survives the process being killed (kill -9); only a power
+                // loss can take the last commits. See the README's "Durability".
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(settings.acquire_timeout)
+                .test_before_acquire(false)
+                .connect_with(opts)
+                .await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Pool::Sqlite(pool)
+        } else {
+            return Err(sqlx::Error::Configuration(
+                "database URL must start with sqlite: or postgres:".into(),
+            ));
+        };
+        Ok(Store { pool })
+    }
+
+    /// Readiness: can a connection answer a trivial query right now?
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()).map_err(StoreError::from))
+    }
+
+    /// Removes rows whose time is over: expired sessions, codes, pending requests.
+    pub async fn delete_expired(
+        &self,
+        now: i64,
+        pending_older_than: i64,
+        used_codes_older_than: i64,
+    ) -> StoreResult<()> {
+        on_pool!(self, p => {
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(p).await?;
+            sqlx::query("DELETE FROM auth_requests WHERE created_at <= $1").bind(pending_older_than).execute(p).await?;
+            // Used codes are kept a while after use so a replay can be recognised
+            // (and the key it issued revoked); then they go like expired ones.
+            sqlx::query("DELETE FROM auth_codes WHERE expires_at <= $1 AND (used_at IS NULL OR used_at <= $2)")
+                .bind(now)
+                .bind(used_codes_older_than)
+                .execute(p)
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}

@@ -1,0 +1,351 @@
+//! What the storage layer hands back: records with domain types, decoded from
+//! rows in one place each.
+
+use sqlx::FromRow;
+
+use crate::domain::{PermissionSet, SecretHash};
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub about: String,
+    pub status: Option<String>,
+    pub is_admin: bool,
+    pub is_banned: bool,
+    pub created_at: i64,
+}
+
+#[derive(FromRow)]
+pub(super) struct UserRow {
+    id: i64,
+    username: String,
+    email: String,
+    password_hash: String,
+    about: String,
+    status: Option<String>,
+    is_admin: bool,
+    is_banned: bool,
+    created_at: i64,
+}
+
+impl From<UserRow> for UserRecord {
+    fn from(r: UserRow) -> Self {
+        UserRecord {
+            id: r.id,
+            username: r.username,
+            email: r.email,
+            password_hash: r.password_hash,
+            about: r.about,
+            status: r.status,
+            is_admin: r.is_admin,
+            is_banned: r.is_banned,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub(super) const USER_COLUMNS: &str =
+    "id, username, email, password_hash, about, status, is_admin, is_banned, created_at";
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub created_at: i64,
+}
+
+/// The identity behind a session cookie, as the request authenticator needs it.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub user_id: i64,
+    pub username: String,
+    pub is_admin: bool,
+    pub is_banned: bool,
+}
+
+#[derive(FromRow)]
+pub(super) struct SessionUserRow {
+    pub user_id: i64,
+    pub username: String,
+    pub is_admin: bool,
+    pub is_banned: bool,
+}
+
+impl From<SessionUserRow> for SessionUser {
+    fn from(r: SessionUserRow) -> Self {
+        SessionUser {
+            user_id: r.user_id,
+            username: r.username,
+            is_admin: r.is_admin,
+            is_banned: r.is_banned,
+        }
+    }
+}
+
+/// Decodes a stored hash; a malformed one (which only manual editing could
+/// produce) becomes a hash nothing matches.
+pub(super) fn hash_from(bytes: &[u8]) -> SecretHash {
+    SecretHash::from_bytes(bytes).unwrap_or_else(SecretHash::dummy)
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub secret_hash: SecretHash,
+    pub name: String,
+    pub author_id: i64,
+    pub redirect_uri: Option<String>,
+    pub webhook_uri: Option<String>,
+    pub permissions: PermissionSet,
+    pub api_key_format: Option<String>,
+    pub api_key_filename: Option<String>,
+    pub require_pkce: bool,
+    pub created_at: i64,
+}
+
+#[derive(FromRow)]
+pub(super) struct ClientRow {
+    client_id: String,
+    secret_hash: Vec<u8>,
+    name: String,
+    author_id: i64,
+    redirect_uri: Option<String>,
+    webhook_uri: Option<String>,
+    permissions: i64,
+    api_key_format: Option<String>,
+    api_key_filename: Option<String>,
+    require_pkce: bool,
+    created_at: i64,
+}
+
+impl From<ClientRow> for ClientRecord {
+    fn from(r: ClientRow) -> Self {
+        ClientRecord {
+            client_id: r.client_id,
+            secret_hash: hash_from(&r.secret_hash),
+            name: r.name,
+            author_id: r.author_id,
+            redirect_uri: r.redirect_uri,
+            webhook_uri: r.webhook_uri,
+            permissions: PermissionSet::from_bits(r.permissions),
+            api_key_format: r.api_key_format,
+            api_key_filename: r.api_key_filename,
+            require_pkce: r.require_pkce,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub(super) const CLIENT_COLUMNS: &str = "client_id, secret_hash, name, author_id, redirect_uri, webhook_uri, permissions, \
+     api_key_format, api_key_filename, require_pkce, created_at";
+
+/// The editable fields of a client; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct ClientChanges {
+    pub name: Option<String>,
+    pub redirect_uri: Option<Option<String>>,
+    pub webhook_uri: Option<Option<String>>,
+    pub api_key_format: Option<Option<String>>,
+    pub api_key_filename: Option<Option<String>>,
+    pub require_pkce: Option<bool>,
+}
+
+/// An authorization request the consent screen showed and the user has not
+/// answered yet.
+#[derive(Debug, Clone)]
+pub struct PendingRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub permissions: PermissionSet,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub context: Option<String>,
+    /// Came through `/oauth/authorize`: a decline is reported to the client.
+    pub standard: bool,
+    pub created_at: i64,
+}
+
+#[derive(FromRow)]
+pub(super) struct PendingRow {
+    client_id: String,
+    redirect_uri: String,
+    permissions: i64,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    context: Option<String>,
+    standard: bool,
+    created_at: i64,
+}
+
+impl From<PendingRow> for PendingRequest {
+    fn from(r: PendingRow) -> Self {
+        PendingRequest {
+            client_id: r.client_id,
+            redirect_uri: r.redirect_uri,
+            permissions: PermissionSet::from_bits(r.permissions),
+            state: r.state,
+            code_challenge: r.code_challenge,
+            context: r.context,
+            standard: r.standard,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub(super) const PENDING_COLUMNS: &str =
+    "client_id, redirect_uri, permissions, state, code_challenge, context, standard, created_at";
+
+#[derive(Debug, Clone)]
+pub struct AuthCodeRecord {
+    pub user_id: i64,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub permissions: PermissionSet,
+    pub code_challenge: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(FromRow)]
+pub(super) struct AuthCodeRow {
+    user_id: i64,
+    client_id: String,
+    redirect_uri: String,
+    permissions: i64,
+    code_challenge: Option<String>,
+    created_at: i64,
+}
+
+impl From<AuthCodeRow> for AuthCodeRecord {
+    fn from(r: AuthCodeRow) -> Self {
+        AuthCodeRecord {
+            user_id: r.user_id,
+            client_id: r.client_id,
+            redirect_uri: r.redirect_uri,
+            permissions: PermissionSet::from_bits(r.permissions),
+            code_challenge: r.code_challenge,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub struct NewAuthCode<'a> {
+    pub code_hash: SecretHash,
+    pub user_id: i64,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub request: &'a PendingRequest,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub user_id: i64,
+    pub identifier: String,
+    pub permissions: PermissionSet,
+    pub client_id: Option<String>,
+    /// The issuing client's name, when the key came from one.
+    pub client_name: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(FromRow)]
+pub(super) struct ApiKeyRow {
+    id: String,
+    user_id: i64,
+    identifier: String,
+    permissions: i64,
+    client_id: Option<String>,
+    client_name: Option<String>,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl From<ApiKeyRow> for ApiKeyRecord {
+    fn from(r: ApiKeyRow) -> Self {
+        ApiKeyRecord {
+            id: r.id,
+            user_id: r.user_id,
+            identifier: r.identifier,
+            permissions: PermissionSet::from_bits(r.permissions),
+            client_id: r.client_id,
+            client_name: r.client_name,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+        }
+    }
+}
+
+pub struct NewApiKey {
+    pub id: String,
+    pub token_hash: SecretHash,
+    pub user_id: i64,
+    pub identifier: String,
+    pub permissions: PermissionSet,
+    pub client_id: Option<String>,
+    pub from_code_hash: Option<SecretHash>,
+    pub created_at: i64,
+}
+
+impl NewApiKey {
+    /// The record of a key just inserted.
+    pub fn into_record(self) -> ApiKeyRecord {
+        ApiKeyRecord {
+            id: self.id,
+            user_id: self.user_id,
+            identifier: self.identifier,
+            permissions: self.permissions,
+            client_id: self.client_id,
+            client_name: None,
+            created_at: self.created_at,
+            last_used_at: None,
+        }
+    }
+}
+
+/// What bearer validation needs, from one indexed lookup.
+#[derive(Debug, Clone)]
+pub struct BearerKey {
+    pub key_id: String,
+    pub user_id: i64,
+    pub username: String,
+    pub permissions: PermissionSet,
+    pub client_id: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub is_admin: bool,
+    pub is_banned: bool,
+}
+
+#[derive(FromRow)]
+pub(super) struct BearerRow {
+    key_id: String,
+    user_id: i64,
+    username: String,
+    permissions: i64,
+    client_id: Option<String>,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    is_admin: bool,
+    is_banned: bool,
+}
+
+impl From<BearerRow> for BearerKey {
+    fn from(r: BearerRow) -> Self {
+        BearerKey {
+            key_id: r.key_id,
+            user_id: r.user_id,
+            username: r.username,
+            permissions: PermissionSet::from_bits(r.permissions),
+            client_id: r.client_id,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            is_admin: r.is_admin,
+            is_banned: r.is_banned,
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Users and their profiles.
+
+use super::records::{USER_COLUMNS, UserRow};
+use super::{NewUser, Store, StoreResult, UserRecord, on_pool};
+
+impl Store {
+    /// Inserts a user; `StoreError::Conflict` when the username is taken.
+    pub async fn insert_user(&self, u: &NewUser<'_>) -> StoreResult<i64> {
+        let sql = "INSERT INTO users (username, username_key, email, password_hash, created_at) \
+                   VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        on_pool!(self, p => Ok(sqlx::query_scalar(sql)
+            .bind(u.username)
+            .bind(u.username_key)
+            .bind(u.email)
+            .bind(u.password_hash)
+            .bind(u.created_at)
+            .fetch_one(p)
+            .await?))
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        on_pool!(self, p => Ok(sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_optional(p).await?.map(Into::into)))
+    }
+
+    pub async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1");
+        on_pool!(self, p => Ok(sqlx::query_as::<_, UserRow>(&sql).bind(key).fetch_optional(p).await?.map(Into::into)))
+    }
+
+    /// Updates the profile fields given; returns the user after the change.
+    pub async fn update_profile(
+        &self,
+        id: i64,
+        about: Option<&str>,
+        status: Option<Option<&str>>,
+    ) -> StoreResult<Option<UserRecord>> {
+        let sql = format!(
+            "UPDATE users SET about = COALESCE($2, about), \
+             status = CASE WHEN $3 THEN $4 ELSE status END \
+             WHERE id = $1 RETURNING {USER_COLUMNS}"
+        );
+        on_pool!(self, p => Ok(sqlx::query_as::<_, UserRow>(&sql)
+            .bind(id)
+            .bind(about)
+            .bind(status.is_some())
+            .bind(status.flatten())
+            .fetch_optional(p)
+            .await?
+            .map(Into::into)))
+    }
+
+    /// Operator action: sets a user's admin and banned flags (`None` keeps one).
+    pub async fn set_user_flags(
+        &self,
+        key: &str,
+        admin: Option<bool>,
+        banned: Option<bool>,
+    ) -> StoreResult<bool> {
+        let sql = "UPDATE users SET is_admin = COALESCE($2, is_admin), is_banned = COALESCE($3, is_banned) \
+                   WHERE username_key = $1";
+        on_pool!(self, p => Ok(sqlx::query(sql).bind(key).bind(admin).bind(banned).execute(p).await?.rows_affected() > 0))
+    }
+}
