@@ -1,0 +1,26 @@
+# Shared helpers of scripts/*: installing what a fresh machine lacks.
+# Sourced, not run.
+
+step() { printf '\n==> %s\n' "$*"; }
+
+apt_updated=0
+# Installs Debian packages that are missing (as root, or with sudo).
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  step "installing ${missing[*]}"
+  if [ $apt_updated -eq 0 ]; then
+    $sudo apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_rust_tools() {
+  command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+}

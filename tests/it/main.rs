@@ -1,0 +1,7 @@
+//! Black-box tests of tachi-auth: each module is one capability of the spec,
+//! run against a real server over loopback HTTP with a real database.
+//! (One test binary for all of them: one link instead of one per file.)
+
+mod support;
+
+mod seeds_flow;

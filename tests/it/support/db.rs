@@ -1,0 +1,38 @@
+//! A fresh database per test server: a SQLite file in a temporary folder,
+//! or a new database on the PostgreSQL server named by `TEST_DATABASE_URL`.
+
+use tempfile::TempDir;
+
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+            Some(server) if server.starts_with("postgres") => postgres_database(&server).await,
+            _ => {
+                let dir = tempfile::tempdir().expect("a temporary folder");
+                let url = format!("sqlite://{}", dir.path().join("tachi-auth.db").display());
+                TestDatabase { url, _dir: Some(dir) }
+            }
+        }
+    }
+
+    /// A handle for a second instance on a database another handle owns.
+    pub fn shared() -> TestDatabase {
+        TestDatabase { url: String::new(), _dir: None }
+    }
+}
+
+/// Creates `tachi_test_<random>` on the server and returns its URL.
+async fn postgres_database(server: &str) -> TestDatabase {
+    use sqlx::Connection;
+    let name = format!("tachi_test_{}", tachi_auth::domain::secret::random_id("").get(..16).unwrap());
+    let mut admin = sqlx::PgConnection::connect(server).await.expect("TEST_DATABASE_URL is reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create a test database");
+    let mut url = url::Url::parse(server).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&name);
+    TestDatabase { url: url.to_string(), _dir: None }
+}

@@ -1,0 +1,222 @@
+//! The test harness: a real tachi-auth on an ephemeral loopback port with a
+//! fresh database, and helpers that speak the domain ("register a user",
+//! "create a client", "approve a client") over real HTTP.
+//!
+//! Backend: a fresh SQLite file per server, or — when `TEST_DATABASE_URL`
+//! names a PostgreSQL server — a fresh database on it per server.
+
+#![allow(dead_code)]
+
+pub mod db;
+
+use std::net::SocketAddr;
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use tachi_auth::App;
+use tachi_auth::config::ServeArgs;
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const REDIRECT: &str = "https://integration.example/tachi-callback";
+
+/// A running server. Stopped (and its database dropped) when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    _db: db::TestDatabase,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Starts a server with settings changed by `configure`.
+    pub async fn start_with(configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        let db = db::TestDatabase::create().await;
+        let url = db.url.clone();
+        TestServer::start_on(db, url, configure).await
+    }
+
+    /// Starts another server sharing this one's database (a second instance).
+    pub async fn another_instance(&self) -> TestServer {
+        TestServer::start_on(db::TestDatabase::shared(), self.database_url.clone(), |_| {}).await
+    }
+
+    async fn start_on(db: db::TestDatabase, url: String, configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let mut args = ServeArgs::defaults();
+        args.listen = addr;
+        args.database.database_url = url.clone();
+        args.public_url = Some(format!("http://{addr}").parse().unwrap());
+        configure(&mut args);
+        let app = App::build(&args).await.expect("the app builds on a fresh database");
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(app.serve(listener, async {
+            let _ = rx.await;
+        }));
+        TestServer { addr, base: format!("http://{addr}"), database_url: url, shutdown: Some(tx), _db: db }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    /// A client with no cookies: a guest, or an integration's back end.
+    pub fn anonymous(&self) -> Client {
+        Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    /// Registers a user through the API and returns them logged in.
+    pub async fn register(&self, username: &str) -> User {
+        let http = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let res = http
+            .post(self.api("/auth/register"))
+            .json(&json!({ "username": username, "!password": PASSWORD, "email": format!("{username}@example.org") }))
+            .send()
+            .await
+            .unwrap();
+        let body = expect_ok(res).await;
+        User { id: body["id"].as_i64().unwrap(), username: username.into(), http, api: self.api("") }
+    }
+
+    /// User A's client with the seeds' example shape.
+    pub async fn client_of(&self, author: &User, permissions: &[&str]) -> ApiClient {
+        author.create_client(json!({ "name": "Epic Games", "redirectUri": REDIRECT, "permissions": permissions })).await
+    }
+
+    /// The token exchange as the integration's back end makes it.
+    pub async fn exchange(&self, client: &ApiClient, code: &str) -> Response {
+        self.anonymous()
+            .post(self.api("/oauth/token"))
+            .json(&json!({
+                "client_id": client.id, "client_secret": client.secret, "grant_type": "authorization_code",
+                "redirect_uri": client.redirect_uri(), "code": code,
+            }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The whole seeds' flow: `user` approves `client`, the client exchanges
+    /// the code; returns the API key.
+    pub async fn authorize(&self, user: &User, client: &ApiClient) -> String {
+        let code = user.approve(client).await;
+        let body = expect_ok(self.exchange(client, &code).await).await;
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A request authenticated by an API key.
+    pub fn with_key(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.anonymous().request(method, self.api(path)).bearer_auth(key)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A logged-in user: a cookie-keeping HTTP client.
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub http: Client,
+    api: String,
+}
+
+impl User {
+    pub fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.api)
+    }
+
+    pub fn base(&self) -> &str {
+        self.api.trim_end_matches("/api/v1")
+    }
+
+    pub async fn create_client(&self, body: Value) -> ApiClient {
+        let res = self.http.post(self.api("/clients/create")).json(&body).send().await.unwrap();
+        let body = expect_ok(res).await;
+        ApiClient {
+            id: body["clientID"].as_str().unwrap().into(),
+            secret: body["clientSecret"].as_str().unwrap().into(),
+            doc: body,
+        }
+    }
+
+    /// Opens the consent screen for `client` (which records the pending request).
+    pub async fn open_consent(&self, client: &ApiClient) -> Response {
+        self.http.get(format!("{}/oauth/request-auth?clientID={}", self.base(), client.id)).send().await.unwrap()
+    }
+
+    /// Opens the consent screen and creates the code, as the seeds' page does.
+    pub async fn approve(&self, client: &ApiClient) -> String {
+        assert_eq!(self.open_consent(client).await.status(), StatusCode::OK);
+        let res = self.http.post(self.api("/oauth/create-code")).json(&json!({ "clientID": client.id })).send().await.unwrap();
+        let body = expect_ok(res).await;
+        body["code"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.http.get(self.api(path)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.http.post(self.api(path)).json(&body).send().await.unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Response {
+        self.http.patch(self.api(path)).json(&body).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.http.delete(self.api(path)).send().await.unwrap()
+    }
+}
+
+/// An API client as its author holds it: id, secret, and the document.
+#[derive(Clone)]
+pub struct ApiClient {
+    pub id: String,
+    pub secret: String,
+    pub doc: Value,
+}
+
+impl ApiClient {
+    pub fn redirect_uri(&self) -> Value {
+        self.doc["redirectUri"].clone()
+    }
+}
+
+/// Asserts a successful envelope and returns its body.
+pub async fn expect_ok(res: Response) -> Value {
+    let status = res.status();
+    let v: Value = res.json().await.expect("the response is JSON");
+    assert_eq!(status, StatusCode::OK, "expected success, got {status}: {v}");
+    assert_eq!(v["success"], true, "{v}");
+    assert!(v["description"].is_string(), "{v}");
+    v["body"].clone()
+}
+
+/// Asserts a failed envelope with `status` and returns its description.
+pub async fn expect_err(res: Response, status: StatusCode) -> String {
+    let got = res.status();
+    let text = res.text().await.unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not a JSON envelope ({got}): {text}"));
+    assert_eq!(got, status, "expected {status}, got {got}: {v}");
+    assert_eq!(v["success"], false, "{v}");
+    let d = v["description"].as_str().expect("a description").to_owned();
+    assert!(!d.is_empty());
+    d
+}
