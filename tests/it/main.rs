@@ -4,4 +4,6 @@
 
 mod support;
 
+mod multi_instance;
+mod outage;
 mod seeds_flow;

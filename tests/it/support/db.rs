@@ -6,6 +6,8 @@ use tempfile::TempDir;
 pub struct TestDatabase {
     pub url: String,
     _dir: Option<TempDir>,
+    /// For a PostgreSQL database: the server to drop it from when done.
+    drop_from: Option<(String, String)>,
 }
 
 impl TestDatabase {
@@ -15,14 +17,14 @@ impl TestDatabase {
             _ => {
                 let dir = tempfile::tempdir().expect("a temporary folder");
                 let url = format!("sqlite://{}", dir.path().join("tachi-auth.db").display());
-                TestDatabase { url, _dir: Some(dir) }
+                TestDatabase { url, _dir: Some(dir), drop_from: None }
             }
         }
     }
 
     /// A handle for a second instance on a database another handle owns.
     pub fn shared() -> TestDatabase {
-        TestDatabase { url: String::new(), _dir: None }
+        TestDatabase { url: String::new(), _dir: None, drop_from: None }
     }
 }
 
@@ -34,5 +36,23 @@ async fn postgres_database(server: &str) -> TestDatabase {
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create a test database");
     let mut url = url::Url::parse(server).expect("TEST_DATABASE_URL is a URL");
     url.set_path(&name);
-    TestDatabase { url: url.to_string(), _dir: None }
+    TestDatabase { url: url.to_string(), _dir: None, drop_from: Some((server.to_owned(), name)) }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the PostgreSQL database (terminating the stopped server's
+    /// lingering connections), so a shared test server does not fill up.
+    fn drop(&mut self) {
+        let Some((server, name)) = self.drop_from.take() else { return };
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&server).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
+                }
+            });
+        })
+        .join();
+    }
 }

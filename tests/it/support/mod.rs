@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod postgres;
 
 use std::net::SocketAddr;
 
@@ -39,6 +40,11 @@ impl TestServer {
         let db = db::TestDatabase::create().await;
         let url = db.url.clone();
         TestServer::start_on(db, url, configure).await
+    }
+
+    /// Starts a server on a database the test owns (e.g. its own PostgreSQL).
+    pub async fn start_on_database(url: String, configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        TestServer::start_on(db::TestDatabase::shared(), url, configure).await
     }
 
     /// Starts another server sharing this one's database (a second instance).

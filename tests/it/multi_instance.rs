@@ -1,0 +1,108 @@
+//! Several instances sharing one database, as behind a load balancer: no
+//! instance keeps state another one needs. (On SQLite the instances share
+//! the file; on PostgreSQL, the database.)
+
+use std::time::Instant;
+
+use futures::future::join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{TestServer, expect_err, expect_ok};
+
+#[tokio::test]
+async fn a_session_created_on_one_instance_is_valid_on_the_other() {
+    let one = TestServer::start().await;
+    let two = one.another_instance().await;
+    let user = one.register("player").await;
+    let status = expect_ok(user.http.get(two.api("/status")).send().await.unwrap()).await;
+    assert_eq!(status["whoami"], user.id);
+}
+
+#[tokio::test]
+async fn a_code_created_on_one_instance_is_redeemed_on_the_other() {
+    let one = TestServer::start().await;
+    let two = one.another_instance().await;
+    let author = one.register("author").await;
+    let player = one.register("player").await;
+    let client = one.client_of(&author, &["submit_score"]).await;
+    let code = player.approve(&client).await;
+    let doc = expect_ok(two.exchange(&client, &code).await).await;
+    assert_eq!(doc["userID"], player.id);
+    expect_err(one.exchange(&client, &code).await, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn a_key_revoked_on_one_instance_is_refused_by_the_other_at_once() {
+    let one = TestServer::start().await;
+    let two = one.another_instance().await;
+    let author = one.register("author").await;
+    let player = one.register("player").await;
+    let client = one.client_of(&author, &["submit_score"]).await;
+    let key = one.authorize(&player, &client).await;
+    expect_ok(two.with_key(Method::GET, "/status", &key).send().await.unwrap()).await;
+
+    let keys = expect_ok(player.get(&format!("/users/{}/api-tokens", player.id)).await).await;
+    let key_id = keys[0]["id"].as_str().unwrap().to_owned();
+    expect_ok(player.delete(&format!("/users/{}/api-tokens/{key_id}", player.id)).await).await;
+    let revoked_at = Instant::now();
+
+    // No cache stands between an instance and the database: the very next
+    // request on the other instance is refused.
+    let res = two.with_key(Method::GET, "/status", &key).send().await.unwrap();
+    expect_err(res, StatusCode::UNAUTHORIZED).await;
+    eprintln!("revocation reached the other instance within {:?}", revoked_at.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_exchanges_of_one_code_across_both_instances_issue_one_key() {
+    let one = TestServer::start().await;
+    let two = one.another_instance().await;
+    let author = one.register("author").await;
+    let player = one.register("player").await;
+    let client = one.client_of(&author, &["submit_score"]).await;
+    let code = player.approve(&client).await;
+
+    let attempts = (0..20).map(|i| {
+        let server = if i % 2 == 0 { &one } else { &two };
+        server.exchange(&client, &code)
+    });
+    let responses = join_all(attempts).await;
+    let statuses: Vec<StatusCode> = responses.iter().map(|r| r.status()).collect();
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::NOT_FOUND), "{statuses:?}");
+    let mut tokens = Vec::new();
+    for res in responses.into_iter().filter(|r| r.status() == StatusCode::OK) {
+        tokens.push(expect_ok(res).await["token"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(tokens.len(), 1, "exactly one exchange issues a key: {statuses:?}");
+
+    // The other attempts were replays of a used code, so (RFC 6749 §4.1.2)
+    // the one key issued from it is revoked too: the user holds no key.
+    let keys = expect_ok(player.get(&format!("/users/{}/api-tokens", player.id)).await).await;
+    assert_eq!(keys, json!([]));
+    expect_err(one.with_key(Method::GET, "/status", &tokens[0]).send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_client_creation_across_instances_never_exceeds_the_cap() {
+    let one = TestServer::start_with(|a| a.client_cap = 3).await;
+    let two = TestServer::start_on_database(one.database_url.clone(), |a| a.client_cap = 3).await;
+    let author = one.register("author").await;
+    let creations = (0..12).map(|i| {
+        let server = if i % 2 == 0 { &one } else { &two };
+        author
+            .http
+            .post(server.api("/clients/create"))
+            .json(&json!({ "name": format!("Client {i}"), "redirectUri": null, "permissions": ["submit_score"] }))
+            .send()
+    });
+    let results = join_all(creations).await;
+    let created = results.iter().filter(|r| r.as_ref().unwrap().status() == StatusCode::OK).count();
+    assert_eq!(created, 3);
+    for r in results {
+        let status = r.unwrap().status();
+        assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST, "{status}");
+    }
+    let clients = expect_ok(author.get("/clients").await).await;
+    assert_eq!(clients.as_array().unwrap().len(), 3);
+}
