@@ -104,6 +104,12 @@ pub struct ServeArgs {
     /// Failed client authentications (token, revoke, introspect) allowed per client and per address per window.
     #[arg(long, env = "TACHI_AUTH_CLIENT_AUTH_FAILURES", default_value_t = 20)]
     pub client_auth_failures: u32,
+    /// Behind a reverse proxy: the header it puts the client's address in
+    /// (e.g. X-Forwarded-For, X-Real-IP), for per-address limits. Only set
+    /// this when every request passes through that proxy: clients can send
+    /// the header themselves.
+    #[arg(long, env = "TACHI_AUTH_CLIENT_IP_HEADER", value_name = "HEADER")]
+    pub client_ip_header: Option<axum::http::HeaderName>,
     /// The window of the limits above.
     #[arg(
         long,

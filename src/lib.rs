@@ -27,11 +27,12 @@ impl App {
     pub async fn build(args: &ServeArgs) -> Result<App, sqlx::Error> {
         let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
         let settings = args.settings();
-        let web = WebSettings::new(
+        let mut web = WebSettings::new(
             args.public_url(),
             &settings.site_name,
             settings.session_lifetime,
         );
+        web.client_ip_header = args.client_ip_header.clone();
         let svc = Arc::new(Service::new(store, settings));
         Ok(App {
             state: AppState {

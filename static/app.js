@@ -2,13 +2,16 @@
 for (const button of document.querySelectorAll("button[data-copy]")) {
   button.addEventListener("click", async () => {
     const field = document.getElementById(button.dataset.copy);
+    if (!field) return;
     field.select();
+    let copied = false;
     try {
       await navigator.clipboard.writeText(field.value);
-      button.textContent = "Copied";
+      copied = true;
     } catch {
-      document.execCommand("copy");
-      button.textContent = "Copied";
+      copied = document.execCommand("copy");
     }
+    button.textContent = copied ? "Copied" : "Select and copy";
+    button.setAttribute("aria-live", "polite");
   });
 }

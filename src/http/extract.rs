@@ -25,18 +25,26 @@ pub struct ApiPath<T>(pub T);
 #[from_request(via(Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
-/// The peer address, used to key rate limits. Behind a reverse proxy every
-/// request has the proxy's address; see the README on limits.
+/// The client's address, used to key rate limits: the peer address, or —
+/// when the operator says a reverse proxy sets one — the address in that
+/// header (its last entry: the one the trusted proxy itself appended).
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let from_proxy = state.web.client_ip_header.as_ref().and_then(|name| {
+            let value = parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).last()?;
+            let last = value.rsplit(',').next()?.trim();
+            last.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
+        });
+        let ip = from_proxy.unwrap_or_else(|| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(a)| a.ip().to_string())
+                .unwrap_or_else(|| "unknown".into())
+        });
         Ok(ClientIp(ip))
     }
 }

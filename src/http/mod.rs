@@ -43,6 +43,8 @@ pub struct WebSettings {
     pub prelogin_cookie_name: String,
     pub secure_cookies: bool,
     pub session_max_age: Duration,
+    /// The header a trusted reverse proxy puts the client's address in, if any.
+    pub client_ip_header: Option<HeaderName>,
 }
 
 impl WebSettings {
@@ -63,6 +65,7 @@ impl WebSettings {
             cookie_name: format!("{token}_SESSION"),
             prelogin_cookie_name: format!("{token}_PRELOGIN"),
             session_max_age,
+            client_ip_header: None,
         }
     }
 
@@ -110,7 +113,11 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(axum::middleware::map_response_with_state(
+            state,
+            pages::with_site_name,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     for (name, value) in headers {
         app = app.layer(SetResponseHeaderLayer::if_not_present(

@@ -4,6 +4,8 @@
 
 mod support;
 
+mod browser;
+mod behind_proxy;
 mod multi_instance;
 mod outage;
 mod seeds_flow;

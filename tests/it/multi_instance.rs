@@ -8,7 +8,24 @@ use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{TestServer, expect_err, expect_ok};
+use crate::support::{ApiClient, TestServer, User, expect_err, expect_ok};
+
+/// Two instances on one database, a player on the first, and an author's client.
+struct TwoInstances {
+    one: TestServer,
+    two: TestServer,
+    player: User,
+    client: ApiClient,
+}
+
+async fn two_instances() -> TwoInstances {
+    let one = TestServer::start().await;
+    let two = one.another_instance().await;
+    let author = one.register("author").await;
+    let player = one.register("player").await;
+    let client = one.client_of(&author, &["submit_score"]).await;
+    TwoInstances { one, two, player, client }
+}
 
 #[tokio::test]
 async fn a_session_created_on_one_instance_is_valid_on_the_other() {
@@ -21,11 +38,7 @@ async fn a_session_created_on_one_instance_is_valid_on_the_other() {
 
 #[tokio::test]
 async fn a_code_created_on_one_instance_is_redeemed_on_the_other() {
-    let one = TestServer::start().await;
-    let two = one.another_instance().await;
-    let author = one.register("author").await;
-    let player = one.register("player").await;
-    let client = one.client_of(&author, &["submit_score"]).await;
+    let TwoInstances { one, two, player, client } = two_instances().await;
     let code = player.approve(&client).await;
     let doc = expect_ok(two.exchange(&client, &code).await).await;
     assert_eq!(doc["userID"], player.id);
@@ -34,11 +47,7 @@ async fn a_code_created_on_one_instance_is_redeemed_on_the_other() {
 
 #[tokio::test]
 async fn a_key_revoked_on_one_instance_is_refused_by_the_other_at_once() {
-    let one = TestServer::start().await;
-    let two = one.another_instance().await;
-    let author = one.register("author").await;
-    let player = one.register("player").await;
-    let client = one.client_of(&author, &["submit_score"]).await;
+    let TwoInstances { one, two, player, client } = two_instances().await;
     let key = one.authorize(&player, &client).await;
     expect_ok(two.with_key(Method::GET, "/status", &key).send().await.unwrap()).await;
 
@@ -56,11 +65,7 @@ async fn a_key_revoked_on_one_instance_is_refused_by_the_other_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_exchanges_of_one_code_across_both_instances_issue_one_key() {
-    let one = TestServer::start().await;
-    let two = one.another_instance().await;
-    let author = one.register("author").await;
-    let player = one.register("player").await;
-    let client = one.client_of(&author, &["submit_score"]).await;
+    let TwoInstances { one, two, player, client } = two_instances().await;
     let code = player.approve(&client).await;
 
     let attempts = (0..20).map(|i| {

@@ -11,7 +11,7 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use url::Url;
 
-use super::{PageError, PageResult, check_form, page_user, permission_lines, render};
+use super::{PageError, PageResult, check_form, initial, page_user, permission_lines, render};
 use crate::http::AppState;
 use crate::service::oauth::{AuthorizationParams, AuthorizeError};
 
@@ -47,6 +47,7 @@ struct ConsentPage<'a> {
     csrf: &'a str,
     client_id: &'a str,
     client_name: &'a str,
+    initial: String,
     author: &'a str,
     permissions: Vec<(&'static str, &'static str)>,
     redirect_host: String,
@@ -134,6 +135,7 @@ async fn consent(
         csrf: &user.csrf,
         client_id: &consent.client.client_id,
         client_name: &consent.client.name,
+        initial: initial(&consent.client.name),
         author: &consent.author_name,
         permissions: permission_lines(consent.request.permissions.iter()),
         redirect_host,

@@ -22,7 +22,7 @@ struct KeyRow {
     id: String,
     identifier: String,
     client: Option<String>,
-    permissions: String,
+    permissions: Vec<&'static str>,
     created: String,
     last_used: String,
 }
@@ -36,7 +36,7 @@ struct ClientRow {
     api_key_format_value: String,
     api_key_filename_value: String,
     require_pkce: bool,
-    permissions: String,
+    permissions: Vec<&'static str>,
     auth_link: String,
     file_flow_link: String,
 }
@@ -82,8 +82,8 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
     }
 }
 
-fn perms_text(p: PermissionSet) -> String {
-    p.names().join(", ")
+fn perms_text(p: PermissionSet) -> Vec<&'static str> {
+    p.names()
 }
 
 async fn dashboard(

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use super::{PageResult, check_form, page_user, permission_lines, render};
+use super::{PageResult, check_form, initial, page_user, permission_lines, render};
 use crate::domain::client::render_key_file;
 use crate::http::AppState;
 
@@ -22,8 +22,10 @@ struct FileFlowPage<'a> {
     csrf: &'a str,
     client_id: &'a str,
     client_name: &'a str,
+    initial: String,
     author: &'a str,
     permissions: Vec<(&'static str, &'static str)>,
+    filename: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -59,8 +61,10 @@ pub async fn show(
         csrf: &user.csrf,
         client_id: &client.client_id,
         client_name: &client.name,
+        initial: initial(&client.name),
         author: &author,
         permissions: permission_lines(client.permissions.iter()),
+        filename: client.api_key_filename.as_deref(),
     }))
 }
 

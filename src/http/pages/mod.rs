@@ -11,6 +11,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
@@ -57,6 +58,17 @@ pub fn router() -> Router<AppState> {
             "/static/app.js",
             get(|| asset("text/javascript", include_str!("../../../static/app.js"))),
         )
+        .fallback(not_found)
+}
+
+/// Any other address: a page saying so (the API has its own JSON fallback).
+async fn not_found() -> PageError {
+    PageError::Message {
+        status: StatusCode::NOT_FOUND,
+        heading: "Page not found",
+        message: "There is no page at this address. Check the link, or start again from your dashboard."
+            .into(),
+    }
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -154,6 +166,40 @@ struct MessagePage<'a> {
     message: &'a str,
 }
 
+/// An error page's words, carried on the response so that
+/// [`with_site_name`] can render it with the configured site name.
+#[derive(Clone, Debug)]
+struct ErrorPage {
+    heading: &'static str,
+    message: String,
+}
+
+fn message_page(site: &str, heading: &str, message: &str, status: StatusCode) -> Response {
+    let mut res = render(&MessagePage {
+        site,
+        heading,
+        message,
+    });
+    *res.status_mut() = status;
+    res
+}
+
+/// Middleware (installed in `http::router`, where the state is at hand):
+/// renders error pages with the site's configured name. Without it they
+/// still render, under the default name.
+pub async fn with_site_name(State(state): State<AppState>, res: Response) -> Response {
+    let Some(page) = res.extensions().get::<ErrorPage>().cloned() else {
+        return res;
+    };
+    let (mut parts, _) = res.into_parts();
+    let named = message_page(&state.web.site_name, page.heading, &page.message, parts.status);
+    let (named_parts, body) = named.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(named_parts.headers);
+    parts.extensions.remove::<ErrorPage>();
+    Response::from_parts(parts, body)
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
@@ -167,14 +213,10 @@ impl IntoResponse for PageError {
                 heading,
                 message,
             } => {
-                // The site name is not at hand here; the generic one will do on error pages.
-                let page = MessagePage {
-                    site: "Tachi",
-                    heading,
-                    message: &message,
-                };
-                let mut res = render(&page);
-                *res.status_mut() = status;
+                // The site name is not at hand here: `with_site_name` renders
+                // the page again with it.
+                let mut res = message_page("Tachi", heading, &message, status);
+                res.extensions_mut().insert(ErrorPage { heading, message });
                 if status == StatusCode::TOO_MANY_REQUESTS {
                     res.headers_mut()
                         .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
@@ -265,6 +307,13 @@ pub fn permission_lines(
     perms: impl Iterator<Item = Permission>,
 ) -> Vec<(&'static str, &'static str)> {
     perms.map(|p| (p.as_str(), p.describe())).collect()
+}
+
+/// The first letter of a name, for the round badge that stands for an app.
+pub fn initial(name: &str) -> String {
+    name.chars()
+        .find(|c| c.is_alphanumeric())
+        .map_or_else(|| "?".to_owned(), |c| c.to_uppercase().collect())
 }
 
 /// "2026-11-23 06:55 UTC" from unix milliseconds.
