@@ -24,3 +24,9 @@ apt_install() {
 ensure_rust_tools() {
   command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 }
+
+# Headless Chromium and its WebDriver, for the browser tests (tests/it/browser.rs).
+ensure_browser() {
+  apt_install chromium chromium-driver
+  command -v chromedriver >/dev/null || [ -x /usr/bin/chromedriver ] || { echo "chromedriver is required (apt-get install chromium-driver)"; exit 1; }
+}

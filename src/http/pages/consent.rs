@@ -127,7 +127,13 @@ async fn consent(
     state.svc.show_consent(&user.caller, &consent).await?;
     let redirect_host = Url::parse(&consent.request.redirect_uri)
         .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
+        .and_then(|u| {
+            let host = u.host_str()?;
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
+        })
         .unwrap_or_else(|| consent.request.redirect_uri.clone());
     Ok(render(&ConsentPage {
         site: &state.web.site_name,

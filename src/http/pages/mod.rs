@@ -9,9 +9,9 @@ mod file_flow;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::State;
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
@@ -66,8 +66,9 @@ async fn not_found() -> PageError {
     PageError::Message {
         status: StatusCode::NOT_FOUND,
         heading: "Page not found",
-        message: "There is no page at this address. Check the link, or start again from your dashboard."
-            .into(),
+        message:
+            "There is no page at this address. Check the link, or start again from your dashboard."
+                .into(),
     }
 }
 
@@ -192,7 +193,12 @@ pub async fn with_site_name(State(state): State<AppState>, res: Response) -> Res
         return res;
     };
     let (mut parts, _) = res.into_parts();
-    let named = message_page(&state.web.site_name, page.heading, &page.message, parts.status);
+    let named = message_page(
+        &state.web.site_name,
+        page.heading,
+        &page.message,
+        parts.status,
+    );
     let (named_parts, body) = named.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.extend(named_parts.headers);
