@@ -82,6 +82,10 @@ pub struct ServeArgs {
         value_name = "SECONDS"
     )]
     pub code_lifetime: u64,
+    /// A JSON file of built-in clients (ids starting with CX), created or
+    /// updated at start-up: `[{"clientID": "CXhook", "name": "…", "permissions": […], …}]`.
+    #[arg(long, env = "TACHI_AUTH_BUILTIN_CLIENTS", value_name = "FILE")]
+    pub builtin_clients: Option<std::path::PathBuf>,
     /// How many API clients a non-admin user may own.
     #[arg(long, env = "TACHI_AUTH_CLIENT_CAP", default_value_t = 10)]
     pub client_cap: u32,

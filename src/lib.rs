@@ -23,8 +23,21 @@ pub struct App {
     pub state: AppState,
 }
 
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot load the built-in clients from {path}: {reason}")]
+    BuiltinClients { path: String, reason: String },
+}
+
 impl App {
-    pub async fn build(args: &ServeArgs) -> Result<App, sqlx::Error> {
+    pub async fn build(args: &ServeArgs) -> Result<App, StartupError> {
+        let builtin = match &args.builtin_clients {
+            Some(path) => Some(load_builtin_clients(path)?),
+            None => None,
+        };
         let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
         let settings = args.settings();
         let mut web = WebSettings::new(
@@ -34,6 +47,12 @@ impl App {
         );
         web.client_ip_header = args.client_ip_header.clone();
         let svc = Arc::new(Service::new(store, settings));
+        if let (Some(clients), Some(path)) = (builtin, &args.builtin_clients) {
+            svc.sync_builtin_clients(clients).await.map_err(|e| StartupError::BuiltinClients {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
         Ok(App {
             state: AppState {
                 svc,
@@ -81,4 +100,10 @@ async fn sweep_expired(svc: Arc<Service>) {
             tracing::warn!(error = %e, "could not sweep expired rows");
         }
     }
+}
+
+fn load_builtin_clients(path: &std::path::Path) -> Result<Vec<service::clients::BuiltinClient>, StartupError> {
+    let fail = |reason: String| StartupError::BuiltinClients { path: path.display().to_string(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| fail(e.to_string()))
 }

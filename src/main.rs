@@ -28,9 +28,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve(args) => {
-            let app = App::build(&args)
-                .await
-                .map_err(|e| format!("cannot open the database: {e}"))?;
+            let app = App::build(&args).await?;
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

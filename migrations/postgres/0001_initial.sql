@@ -27,7 +27,8 @@ CREATE TABLE clients (
     client_id         TEXT    PRIMARY KEY,
     secret_hash       BYTEA    NOT NULL,
     name              TEXT    NOT NULL,
-    author_id         BIGINT  NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    -- NULL for a built-in client (prefix CX), defined in the operator's configuration.
+    author_id         BIGINT  REFERENCES users(id) ON DELETE CASCADE,
     redirect_uri      TEXT,
     webhook_uri       TEXT,
     permissions       BIGINT  NOT NULL,

@@ -55,6 +55,57 @@ fn optional(
     value.map(parse).transpose()
 }
 
+/// A client record from a draft, every field checked by the domain's rules.
+fn validated_record(
+    d: ClientDraft,
+    client_id: String,
+    author_id: Option<i64>,
+    secret: &PlainSecret,
+) -> Result<ClientRecord, Invalid> {
+    Ok(ClientRecord {
+        client_id,
+        secret_hash: secret.hash(),
+        name: ClientName::parse(&d.name)?.as_str().to_owned(),
+        author_id,
+        redirect_uri: optional(d.redirect_uri.as_deref(), |v| {
+            client::parse_http_url("redirectUri", v)
+        })?,
+        webhook_uri: optional(d.webhook_uri.as_deref(), |v| {
+            client::parse_http_url("webhookUri", v)
+        })?,
+        permissions: client::check_requested_permissions(d.permissions)?,
+        api_key_format: optional(d.api_key_format.as_deref(), client::parse_api_key_format)?,
+        api_key_filename: optional(d.api_key_filename.as_deref(), client::parse_api_key_filename)?,
+        require_pkce: d.require_pkce,
+        created_at: now_ms(),
+    })
+}
+
+/// A built-in client as the operator writes it in the configuration file:
+/// a `CX…` id, an optional secret (without one, only the Client File Flow,
+/// which needs no secret, can use it), and the fields of any client.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BuiltinClient {
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+    #[serde(default)]
+    pub webhook_uri: Option<String>,
+    #[serde(alias = "requestedPermissions")]
+    pub permissions: PermissionSet,
+    #[serde(default, alias = "apiKeyTemplate")]
+    pub api_key_format: Option<String>,
+    #[serde(default)]
+    pub api_key_filename: Option<String>,
+    #[serde(default, rename = "requirePKCE")]
+    pub require_pkce: bool,
+}
+
 fn check_edit(e: &ClientEdit) -> Result<ClientChanges, Invalid> {
     let nullable = |v: &Option<Option<String>>, parse: &dyn Fn(&str) -> Result<String, Invalid>| {
         v.as_ref()
@@ -88,26 +139,7 @@ impl Service {
     ) -> ServiceResult<(ClientRecord, PlainSecret)> {
         let (user, _) = caller.session_user()?;
         let secret = PlainSecret::generate(SecretKind::ClientSecret);
-        let record = ClientRecord {
-            client_id: random_id("CI"),
-            secret_hash: secret.hash(),
-            name: ClientName::parse(&d.name)?.as_str().to_owned(),
-            author_id: user.id,
-            redirect_uri: optional(d.redirect_uri.as_deref(), |v| {
-                client::parse_http_url("redirectUri", v)
-            })?,
-            webhook_uri: optional(d.webhook_uri.as_deref(), |v| {
-                client::parse_http_url("webhookUri", v)
-            })?,
-            permissions: client::check_requested_permissions(d.permissions)?,
-            api_key_format: optional(d.api_key_format.as_deref(), client::parse_api_key_format)?,
-            api_key_filename: optional(
-                d.api_key_filename.as_deref(),
-                client::parse_api_key_filename,
-            )?,
-            require_pkce: d.require_pkce,
-            created_at: now_ms(),
-        };
+        let record = validated_record(d, random_id("CI"), Some(user.id), &secret)?;
         let cap = (!user.is_admin).then_some(self.settings.client_cap);
         if !self.store.insert_client_capped(&record, cap).await? {
             return Err(ServiceError::Invalid(format!(
@@ -116,6 +148,57 @@ impl Service {
             )));
         }
         Ok((record, secret))
+    }
+
+    /// Creates or updates the operator's built-in clients (at start-up).
+    pub async fn sync_builtin_clients(&self, clients: Vec<BuiltinClient>) -> ServiceResult<usize> {
+        let n = clients.len();
+        for b in clients {
+            let id_ok = b.client_id.starts_with("CX")
+                && (3..=64).contains(&b.client_id.len())
+                && b.client_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !id_ok {
+                return Err(ServiceError::Invalid(format!(
+                    "built-in client id '{}' must start with CX and be 3 to 64 letters, digits, '_' or '-'",
+                    b.client_id
+                )));
+            }
+            let secret = match &b.client_secret {
+                Some(s) if s.len() >= 16 => PlainSecret::from_presented(s.as_str()),
+                Some(_) => {
+                    return Err(ServiceError::Invalid(format!(
+                        "the clientSecret of built-in client {} must be at least 16 characters",
+                        b.client_id
+                    )));
+                }
+                None => PlainSecret::generate(SecretKind::ClientSecret),
+            };
+            let draft = ClientDraft {
+                name: b.name,
+                redirect_uri: b.redirect_uri,
+                webhook_uri: b.webhook_uri,
+                permissions: b.permissions,
+                api_key_format: b.api_key_format,
+                api_key_filename: b.api_key_filename,
+                require_pkce: b.require_pkce,
+            };
+            let record = validated_record(draft, b.client_id.clone(), None, &secret)
+                .map_err(|e| ServiceError::Invalid(format!("built-in client {}: {e}", b.client_id)))?;
+            self.store.upsert_builtin_client(&record).await?;
+        }
+        Ok(n)
+    }
+
+    /// Who made a client, as the consent screens name them.
+    pub async fn client_author_name(&self, client: &ClientRecord) -> ServiceResult<String> {
+        let Some(author) = client.author_id else {
+            return Ok(self.settings.site_name.clone());
+        };
+        Ok(self
+            .store
+            .user_by_id(author)
+            .await?
+            .map_or_else(|| "(deleted user)".to_owned(), |u| u.username))
     }
 
     pub async fn my_clients(&self, caller: &Caller) -> ServiceResult<Vec<ClientRecord>> {
@@ -137,7 +220,13 @@ impl Service {
     async fn owned_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
         let (user, _) = caller.session_user()?;
         let client = self.client(client_id).await?;
-        if client.author_id != user.id && !user.is_admin {
+        if client.author_id.is_none() {
+            return Err(ServiceError::Forbidden(
+                "built-in clients are defined in the server's configuration and cannot be changed here"
+                    .into(),
+            ));
+        }
+        if client.author_id != Some(user.id) && !user.is_admin {
             return Err(ServiceError::Forbidden(
                 "only the client's author can do this".into(),
             ));

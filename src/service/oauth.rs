@@ -214,14 +214,9 @@ impl Service {
             }
             None => None,
         };
-        let author_name = self
-            .store
-            .user_by_id(client.author_id)
-            .await
-            .map_err(ServiceError::from)?
-            .map(|u| u.username);
+        let author_name = self.client_author_name(&client).await?;
         Ok(ConsentRequest {
-            author_name: author_name.unwrap_or_else(|| "(deleted user)".into()),
+            author_name,
             request: PendingRequest {
                 client_id: client.client_id.clone(),
                 redirect_uri: registered,

@@ -50,6 +50,34 @@ impl Store {
         })
     }
 
+    /// Creates or updates a built-in client from the configuration.
+    pub async fn upsert_builtin_client(&self, c: &ClientRecord) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, name = excluded.name, \
+             redirect_uri = excluded.redirect_uri, webhook_uri = excluded.webhook_uri, \
+             permissions = excluded.permissions, api_key_format = excluded.api_key_format, \
+             api_key_filename = excluded.api_key_filename, require_pkce = excluded.require_pkce"
+        );
+        on_pool!(self, p => {
+            sqlx::query(&sql)
+                .bind(&c.client_id)
+                .bind(c.secret_hash.as_bytes())
+                .bind(&c.name)
+                .bind(c.author_id)
+                .bind(&c.redirect_uri)
+                .bind(&c.webhook_uri)
+                .bind(c.permissions.bits())
+                .bind(&c.api_key_format)
+                .bind(&c.api_key_filename)
+                .bind(c.require_pkce)
+                .bind(c.created_at)
+                .execute(p)
+                .await?;
+            Ok(())
+        })
+    }
+
     pub async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
         on_pool!(self, p => Ok(sqlx::query_as::<_, ClientRow>(&sql).bind(client_id).fetch_optional(p).await?.map(Into::into)))

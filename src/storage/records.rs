@@ -97,7 +97,8 @@ pub struct ClientRecord {
     pub client_id: String,
     pub secret_hash: SecretHash,
     pub name: String,
-    pub author_id: i64,
+    /// `None` for a built-in client, defined by the operator's configuration.
+    pub author_id: Option<i64>,
     pub redirect_uri: Option<String>,
     pub webhook_uri: Option<String>,
     pub permissions: PermissionSet,
@@ -112,7 +113,7 @@ pub(super) struct ClientRow {
     client_id: String,
     secret_hash: Vec<u8>,
     name: String,
-    author_id: i64,
+    author_id: Option<i64>,
     redirect_uri: Option<String>,
     webhook_uri: Option<String>,
     permissions: i64,

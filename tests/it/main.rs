@@ -6,6 +6,7 @@ mod support;
 
 mod browser;
 mod behind_proxy;
+mod builtin_clients;
 mod multi_instance;
 mod outage;
 mod seeds_flow;

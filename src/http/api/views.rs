@@ -40,7 +40,8 @@ pub struct ClientView<'a> {
     #[serde(rename = "clientSecret", skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<&'a str>,
     pub name: &'a str,
-    pub author: i64,
+    /// `null` for a built-in client.
+    pub author: Option<i64>,
     #[serde(rename = "redirectUri")]
     pub redirect_uri: Option<&'a str>,
     #[serde(rename = "webhookUri")]

@@ -49,12 +49,7 @@ pub async fn show(
     let Path(client_id) = path?;
     let client = state.svc.client(&client_id).await?;
     let user = page_user(&state, &jar, &uri.to_string()).await?;
-    let author = state
-        .svc
-        .profile(client.author_id)
-        .await
-        .map(|u| u.username)
-        .unwrap_or_else(|_| "(deleted user)".into());
+    let author = state.svc.client_author_name(&client).await?;
     Ok(render(&FileFlowPage {
         site: &state.web.site_name,
         username: &user.user.username,
