@@ -85,25 +85,14 @@ fn validated_record(
 /// a `CX…` id, an optional secret (without one, only the Client File Flow,
 /// which needs no secret, can use it), and the fields of any client.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct BuiltinClient {
     #[serde(rename = "clientID")]
     pub client_id: String,
     #[serde(default)]
     pub client_secret: Option<String>,
-    pub name: String,
-    #[serde(default)]
-    pub redirect_uri: Option<String>,
-    #[serde(default)]
-    pub webhook_uri: Option<String>,
-    #[serde(alias = "requestedPermissions")]
-    pub permissions: PermissionSet,
-    #[serde(default, alias = "apiKeyTemplate")]
-    pub api_key_format: Option<String>,
-    #[serde(default)]
-    pub api_key_filename: Option<String>,
-    #[serde(default, rename = "requirePKCE")]
-    pub require_pkce: bool,
+    #[serde(flatten)]
+    pub client: ClientDraft,
 }
 
 fn check_edit(e: &ClientEdit) -> Result<ClientChanges, Invalid> {
@@ -173,16 +162,7 @@ impl Service {
                 }
                 None => PlainSecret::generate(SecretKind::ClientSecret),
             };
-            let draft = ClientDraft {
-                name: b.name,
-                redirect_uri: b.redirect_uri,
-                webhook_uri: b.webhook_uri,
-                permissions: b.permissions,
-                api_key_format: b.api_key_format,
-                api_key_filename: b.api_key_filename,
-                require_pkce: b.require_pkce,
-            };
-            let record = validated_record(draft, b.client_id.clone(), None, &secret)
+            let record = validated_record(b.client, b.client_id.clone(), None, &secret)
                 .map_err(|e| ServiceError::Invalid(format!("built-in client {}: {e}", b.client_id)))?;
             self.store.upsert_builtin_client(&record).await?;
         }

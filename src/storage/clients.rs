@@ -4,6 +4,33 @@ use super::records::{CLIENT_COLUMNS, ClientRow};
 use super::{ClientChanges, ClientRecord, Store, StoreResult, on_pool};
 use crate::domain::SecretHash;
 
+/// Binds every column of `CLIENT_COLUMNS`, in order, to `$1`…`$11`.
+fn bind_client<'q, DB>(
+    q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    c: &'q ClientRecord,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    q.bind(&c.client_id)
+        .bind(c.secret_hash.as_bytes())
+        .bind(&c.name)
+        .bind(c.author_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.webhook_uri)
+        .bind(c.permissions.bits())
+        .bind(&c.api_key_format)
+        .bind(&c.api_key_filename)
+        .bind(c.require_pkce)
+        .bind(c.created_at)
+}
+
 impl Store {
     /// Inserts a client unless its author already owns `cap` clients
     /// (`None`: no cap). Returns whether it was inserted.
@@ -31,18 +58,7 @@ impl Store {
                     return Ok(false);
                 }
             }
-            sqlx::query(&insert)
-                .bind(&c.client_id)
-                .bind(c.secret_hash.as_bytes())
-                .bind(&c.name)
-                .bind(c.author_id)
-                .bind(&c.redirect_uri)
-                .bind(&c.webhook_uri)
-                .bind(c.permissions.bits())
-                .bind(&c.api_key_format)
-                .bind(&c.api_key_filename)
-                .bind(c.require_pkce)
-                .bind(c.created_at)
+            bind_client(sqlx::query(&insert), c)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -60,18 +76,7 @@ impl Store {
              api_key_filename = excluded.api_key_filename, require_pkce = excluded.require_pkce"
         );
         on_pool!(self, p => {
-            sqlx::query(&sql)
-                .bind(&c.client_id)
-                .bind(c.secret_hash.as_bytes())
-                .bind(&c.name)
-                .bind(c.author_id)
-                .bind(&c.redirect_uri)
-                .bind(&c.webhook_uri)
-                .bind(c.permissions.bits())
-                .bind(&c.api_key_format)
-                .bind(&c.api_key_filename)
-                .bind(c.require_pkce)
-                .bind(c.created_at)
+            bind_client(sqlx::query(&sql), c)
                 .execute(p)
                 .await?;
             Ok(())

@@ -15,10 +15,13 @@ use super::{PageError, PageResult, check_form, initial, page_user, permission_li
 use crate::http::AppState;
 use crate::service::oauth::{AuthorizationParams, AuthorizeError};
 
-/// The seeds' parameters, plus the standard optional ones.
+/// The parameters of both consent links: the seeds' `/oauth/request-auth`
+/// (`clientID`, `context`) and RFC 6749's `/oauth/authorize` (`client_id`,
+/// `response_type`), each with the standard optional ones.
 #[derive(Deserialize)]
-pub struct RequestAuthQuery {
-    #[serde(rename = "clientID")]
+pub struct AuthorizationQuery {
+    response_type: Option<String>,
+    #[serde(alias = "clientID")]
     client_id: Option<String>,
     context: Option<String>,
     redirect_uri: Option<String>,
@@ -28,15 +31,19 @@ pub struct RequestAuthQuery {
     code_challenge_method: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub struct AuthorizeQuery {
-    response_type: Option<String>,
-    client_id: Option<String>,
-    redirect_uri: Option<String>,
-    state: Option<String>,
-    scope: Option<String>,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
+impl AuthorizationQuery {
+    fn into_params(self, standard: bool) -> AuthorizationParams {
+        AuthorizationParams {
+            client_id: self.client_id,
+            redirect_uri: self.redirect_uri,
+            scope: self.scope,
+            state: self.state,
+            code_challenge: self.code_challenge,
+            code_challenge_method: self.code_challenge_method,
+            context: self.context,
+            standard,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -57,40 +64,22 @@ pub async fn request_auth(
     State(state): State<AppState>,
     jar: CookieJar,
     OriginalUri(uri): OriginalUri,
-    query: Result<Query<RequestAuthQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<AuthorizationQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let Query(q) = query?;
-    let params = AuthorizationParams {
-        client_id: q.client_id,
-        redirect_uri: q.redirect_uri,
-        scope: q.scope,
-        state: q.state,
-        code_challenge: q.code_challenge,
-        code_challenge_method: q.code_challenge_method,
-        context: q.context,
-        standard: false,
-    };
-    consent(&state, &jar, &uri.to_string(), params).await
+    consent(&state, &jar, &uri.to_string(), q.into_params(false)).await
 }
 
 pub async fn authorize(
     State(state): State<AppState>,
     jar: CookieJar,
     OriginalUri(uri): OriginalUri,
-    query: Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<AuthorizationQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let Query(q) = query?;
-    let params = AuthorizationParams {
-        client_id: q.client_id,
-        redirect_uri: q.redirect_uri,
-        scope: q.scope,
-        state: q.state,
-        code_challenge: q.code_challenge,
-        code_challenge_method: q.code_challenge_method,
-        context: None,
-        standard: true,
-    };
-    if q.response_type.as_deref() != Some("code") {
+    let response_type_ok = q.response_type.as_deref() == Some("code");
+    let params = q.into_params(true);
+    if !response_type_ok {
         // Only once the client and redirect are known good may the error go there.
         return match state.svc.check_authorization(params).await {
             Ok(c) => Ok(error_redirect(
