@@ -7,6 +7,7 @@ mod support;
 mod browser;
 mod behind_proxy;
 mod builtin_clients;
+mod dashboard_forms;
 mod multi_instance;
 mod outage;
 mod seeds_flow;

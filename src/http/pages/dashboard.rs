@@ -31,14 +31,50 @@ struct ClientRow {
     client_id: String,
     name: String,
     redirect_uri: Option<String>,
-    redirect_uri_value: String,
-    webhook_uri_value: String,
-    api_key_format_value: String,
-    api_key_filename_value: String,
-    require_pkce: bool,
     permissions: Vec<&'static str>,
     auth_link: String,
     file_flow_link: String,
+    /// What the edit form shows: the client's values, or what the user just
+    /// typed when saving it failed (then the form is open).
+    form: ClientFields,
+    edit_open: bool,
+}
+
+/// The values of a client form, as text fields hold them.
+#[derive(Default, Clone)]
+struct ClientFields {
+    name: String,
+    redirect_uri: String,
+    webhook_uri: String,
+    api_key_format: String,
+    api_key_filename: String,
+    require_pkce: bool,
+    permissions: Vec<String>,
+}
+
+impl ClientFields {
+    fn has(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
+    }
+
+    fn of(c: &ClientRecord) -> Self {
+        ClientFields {
+            name: c.name.clone(),
+            redirect_uri: c.redirect_uri.clone().unwrap_or_default(),
+            webhook_uri: c.webhook_uri.clone().unwrap_or_default(),
+            api_key_format: c.api_key_format.clone().unwrap_or_default(),
+            api_key_filename: c.api_key_filename.clone().unwrap_or_default(),
+            require_pkce: c.require_pkce,
+            permissions: c.permissions.names().into_iter().map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// A form whose action failed, kept so that nothing the user typed is lost.
+enum Kept {
+    Nothing,
+    NewClient(ClientFields),
+    Edit { client_id: String, fields: ClientFields },
 }
 
 #[derive(Template)]
@@ -53,6 +89,8 @@ struct Dashboard<'a> {
     clients: Vec<ClientRow>,
     client_cap: i64,
     all_permissions: Vec<(&'static str, &'static str)>,
+    new_client: ClientFields,
+    create_open: bool,
 }
 
 #[derive(Template)]
@@ -91,6 +129,7 @@ async fn dashboard(
     user: &PageUser,
     notice: Option<&'static str>,
     error: Option<String>,
+    kept: Kept,
 ) -> PageResult {
     let keys = state.svc.keys_of(&user.caller, user.user.id).await?;
     let clients = state.svc.my_clients(&user.caller).await?;
@@ -106,7 +145,18 @@ async fn dashboard(
             id: k.id,
         })
         .collect();
-    let clients = clients.iter().map(|c| client_row(c, &base)).collect();
+    let mut clients: Vec<ClientRow> = clients.iter().map(|c| client_row(c, &base)).collect();
+    let new_client = match kept {
+        Kept::Nothing => None,
+        Kept::NewClient(fields) => Some(fields),
+        Kept::Edit { client_id, fields } => {
+            if let Some(row) = clients.iter_mut().find(|r| r.client_id == client_id) {
+                row.form = fields;
+                row.edit_open = true;
+            }
+            None
+        }
+    };
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -122,6 +172,8 @@ async fn dashboard(
         clients,
         client_cap: state.svc.settings.client_cap,
         all_permissions: permission_lines(Permission::ALL.into_iter()),
+        create_open: new_client.is_some(),
+        new_client: new_client.unwrap_or_default(),
     });
     *res.status_mut() = status;
     Ok(res)
@@ -132,11 +184,8 @@ fn client_row(c: &ClientRecord, base: &str) -> ClientRow {
         client_id: c.client_id.clone(),
         name: c.name.clone(),
         redirect_uri: c.redirect_uri.clone(),
-        redirect_uri_value: c.redirect_uri.clone().unwrap_or_default(),
-        webhook_uri_value: c.webhook_uri.clone().unwrap_or_default(),
-        api_key_format_value: c.api_key_format.clone().unwrap_or_default(),
-        api_key_filename_value: c.api_key_filename.clone().unwrap_or_default(),
-        require_pkce: c.require_pkce,
+        form: ClientFields::of(c),
+        edit_open: false,
         permissions: perms_text(c.permissions),
         auth_link: format!("{base}/oauth/request-auth?clientID={}", c.client_id),
         file_flow_link: format!("{base}/client-file-flow/{}", c.client_id),
@@ -149,14 +198,15 @@ pub async fn show(
     Query(q): Query<NoticeQuery>,
 ) -> PageResult {
     let user = page_user(&state, &jar, "/").await?;
-    dashboard(&state, &user, notice_text(q.notice.as_deref()), None).await
+    dashboard(&state, &user, notice_text(q.notice.as_deref()), None, Kept::Nothing).await
 }
 
-/// A failed dashboard action: the dashboard again, with the reason on top.
-async fn show_error(state: &AppState, user: &PageUser, e: ServiceError) -> PageResult {
+/// A failed dashboard action: the dashboard again, with the reason on top
+/// and the user's input back in its form.
+async fn show_error(state: &AppState, user: &PageUser, e: ServiceError, kept: Kept) -> PageResult {
     match e {
         ServiceError::Invalid(_) | ServiceError::Conflict(_) => {
-            dashboard(state, user, None, Some(e.to_string())).await
+            dashboard(state, user, None, Some(e.to_string()), kept).await
         }
         e => Err(e.into()),
     }
@@ -216,9 +266,21 @@ pub async fn create_client(
 ) -> PageResult {
     let Form(f) = form?;
     let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let typed = ClientFields {
+        name: f.name.clone(),
+        redirect_uri: f.redirect_uri.clone().unwrap_or_default(),
+        webhook_uri: f.webhook_uri.clone().unwrap_or_default(),
+        api_key_format: f.api_key_format.clone().unwrap_or_default(),
+        api_key_filename: f.api_key_filename.clone().unwrap_or_default(),
+        require_pkce: f.require_pkce.is_some(),
+        permissions: f.permissions.clone(),
+    };
     let permissions = match PermissionSet::parse_list(&f.permissions) {
         Ok(p) => p,
-        Err(e) => return show_error(&state, &user, ServiceError::Invalid(e.to_string())).await,
+        Err(e) => {
+            let e = ServiceError::Invalid(e.to_string());
+            return show_error(&state, &user, e, Kept::NewClient(typed)).await;
+        }
     };
     let draft = ClientDraft {
         name: f.name,
@@ -237,7 +299,7 @@ pub async fn create_client(
             &client,
             secret.expose(),
         )),
-        Err(e) => show_error(&state, &user, e).await,
+        Err(e) => show_error(&state, &user, e, Kept::NewClient(typed)).await,
     }
 }
 
@@ -261,6 +323,15 @@ pub async fn edit_client(
 ) -> PageResult {
     let Form(f) = form?;
     let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let typed = ClientFields {
+        name: f.name.clone().unwrap_or_default(),
+        redirect_uri: f.redirect_uri.clone().unwrap_or_default(),
+        webhook_uri: f.webhook_uri.clone().unwrap_or_default(),
+        api_key_format: f.api_key_format.clone().unwrap_or_default(),
+        api_key_filename: f.api_key_filename.clone().unwrap_or_default(),
+        require_pkce: f.require_pkce.is_some(),
+        permissions: Vec::new(),
+    };
     let edit = ClientEdit {
         name: f.name,
         redirect_uri: Some(filled(f.redirect_uri)),
@@ -271,7 +342,10 @@ pub async fn edit_client(
     };
     match state.svc.edit_client(&user.caller, &client_id, edit).await {
         Ok(_) => Ok(Redirect::to("/?notice=client-updated").into_response()),
-        Err(e) => show_error(&state, &user, e).await,
+        Err(e) => {
+            let kept = Kept::Edit { client_id: client_id.clone(), fields: typed };
+            show_error(&state, &user, e, kept).await
+        }
     }
 }
 
