@@ -11,17 +11,14 @@ use crate::service::limits::LimitSettings;
 use crate::storage::PoolSettings;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "tachi-auth",
-    version,
-    about = "OAuth2 and API-key service of a Tachi instance"
-)]
+#[command(name = "tachi-auth", version, about = "OAuth2 and API-key service of a Tachi instance")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start-up; boxing buys nothing
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
@@ -32,22 +29,13 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// `sqlite://FILE` (created and migrated if missing) or `postgres://…`.
-    #[arg(
-        long,
-        env = "TACHI_AUTH_DATABASE_URL",
-        default_value = "sqlite://tachi-auth.db"
-    )]
+    #[arg(long, env = "TACHI_AUTH_DATABASE_URL", default_value = "sqlite://tachi-auth.db")]
     pub database_url: String,
     /// Largest number of database connections this process opens.
     #[arg(long, env = "TACHI_AUTH_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
     /// How long a request waits for a database connection before it is answered 503.
-    #[arg(
-        long,
-        env = "TACHI_AUTH_DB_ACQUIRE_TIMEOUT_MS",
-        default_value_t = 3000,
-        value_name = "MS"
-    )]
+    #[arg(long, env = "TACHI_AUTH_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000, value_name = "MS")]
     pub db_acquire_timeout_ms: u64,
 }
 
@@ -75,12 +63,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TACHI_AUTH_SITE_NAME", default_value = "Tachi")]
     pub site_name: String,
     /// How long an authorization code (and a pending consent) stays valid.
-    #[arg(
-        long,
-        env = "TACHI_AUTH_CODE_LIFETIME",
-        default_value_t = 1800,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "TACHI_AUTH_CODE_LIFETIME", default_value_t = 1800, value_name = "SECONDS")]
     pub code_lifetime: u64,
     /// A JSON file of built-in clients (ids starting with CX), created or
     /// updated at start-up: `[{"clientID": "CXhook", "name": "…", "permissions": […], …}]`.
@@ -93,11 +76,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TACHI_AUTH_SESSION_LIFETIME", default_value_t = 30 * 24 * 3600, value_name = "SECONDS")]
     pub session_lifetime: u64,
     /// Failed logins allowed per account per limit window.
-    #[arg(
-        long,
-        env = "TACHI_AUTH_LOGIN_FAILURES_PER_ACCOUNT",
-        default_value_t = 10
-    )]
+    #[arg(long, env = "TACHI_AUTH_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10)]
     pub login_failures_per_account: u32,
     /// Failed logins allowed per client address per limit window.
     #[arg(long, env = "TACHI_AUTH_LOGIN_FAILURES_PER_IP", default_value_t = 50)]
@@ -115,12 +94,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TACHI_AUTH_CLIENT_IP_HEADER", value_name = "HEADER")]
     pub client_ip_header: Option<axum::http::HeaderName>,
     /// The window of the limits above.
-    #[arg(
-        long,
-        env = "TACHI_AUTH_LIMIT_WINDOW",
-        default_value_t = 900,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "TACHI_AUTH_LIMIT_WINDOW", default_value_t = 900, value_name = "SECONDS")]
     pub limit_window: u64,
 }
 
@@ -143,8 +117,7 @@ impl ServeArgs {
 
     pub fn public_url(&self) -> url::Url {
         self.public_url.clone().unwrap_or_else(|| {
-            url::Url::parse(&format!("http://{}", self.listen))
-                .expect("a socket address makes a valid URL")
+            url::Url::parse(&format!("http://{}", self.listen)).expect("a socket address makes a valid URL")
         })
     }
 

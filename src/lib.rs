@@ -40,11 +40,7 @@ impl App {
         };
         let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
         let settings = args.settings();
-        let mut web = WebSettings::new(
-            args.public_url(),
-            &settings.site_name,
-            settings.session_lifetime,
-        );
+        let mut web = WebSettings::new(args.public_url(), &settings.site_name, settings.session_lifetime);
         web.client_ip_header = args.client_ip_header.clone();
         let svc = Arc::new(Service::new(store, settings));
         if let (Some(clients), Some(path)) = (builtin, &args.builtin_clients) {
@@ -53,12 +49,7 @@ impl App {
                 reason: e.to_string(),
             })?;
         }
-        Ok(App {
-            state: AppState {
-                svc,
-                web: Arc::new(web),
-            },
-        })
+        Ok(App { state: AppState { svc, web: Arc::new(web) } })
     }
 
     pub fn router(&self) -> axum::Router {
@@ -73,12 +64,8 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.state.svc.clone()));
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         sweeper.abort();
         self.state.svc.store.close().await;
         result
@@ -92,11 +79,7 @@ async fn sweep_expired(svc: Arc<Service>) {
         let now = domain::now_ms();
         let lifetime = svc.settings.code_lifetime.as_millis() as i64;
         // Used codes are remembered one more lifetime, to recognise replays.
-        if let Err(e) = svc
-            .store
-            .delete_expired(now, now - lifetime, now - lifetime)
-            .await
-        {
+        if let Err(e) = svc.store.delete_expired(now, now - lifetime, now - lifetime).await {
             tracing::warn!(error = %e, "could not sweep expired rows");
         }
     }

@@ -30,3 +30,14 @@ ensure_browser() {
   apt_install chromium chromium-driver
   command -v chromedriver >/dev/null || [ -x /usr/bin/chromedriver ] || { echo "chromedriver is required (apt-get install chromium-driver)"; exit 1; }
 }
+
+# Python's authlib and requests, for the standard-client proof
+# (tests/clients/python/, driven by tests/it/oauth_standard.rs).
+ensure_python_clients() {
+  command -v python3 >/dev/null || apt_install python3
+  python3 -c 'import authlib, requests' 2>/dev/null && return 0
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  step "installing authlib and requests from PyPI"
+  python3 -m pip install -q authlib requests 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages authlib requests
+}

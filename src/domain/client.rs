@@ -86,9 +86,7 @@ impl ClientName {
         let trimmed = name.trim();
         let len = trimmed.chars().count();
         if !(3..=80).contains(&len) {
-            return Err(Invalid::new(format!(
-                "name must be 3 to 80 characters long, got {len}"
-            )));
+            return Err(Invalid::new(format!("name must be 3 to 80 characters long, got {len}")));
         }
         if trimmed.chars().any(char::is_control) {
             return Err(Invalid::new("name must not contain control characters"));
@@ -105,29 +103,25 @@ impl ClientName {
 /// a redirection endpoint; we apply the same to webhooks for simplicity).
 pub fn parse_http_url(field: &str, value: &str) -> Result<String, Invalid> {
     if value.len() > 2000 {
-        return Err(Invalid::new(format!(
-            "{field} is longer than 2000 characters"
-        )));
+        return Err(Invalid::new(format!("{field} is longer than 2000 characters")));
     }
-    let url =
-        Url::parse(value).map_err(|e| Invalid::new(format!("{field} is not a valid URL: {e}")))?;
+    // The URL parser silently drops or escapes these; the value is stored and
+    // compared as given, and ends up in a Location header, so they are refused.
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Invalid::new(format!("{field} must not contain spaces or control characters")));
+    }
+    let url = Url::parse(value).map_err(|e| Invalid::new(format!("{field} is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(Invalid::new(format!(
-            "{field} must be an http or https URL"
-        )));
+        return Err(Invalid::new(format!("{field} must be an http or https URL")));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(Invalid::new(format!("{field} must have a host")));
     }
     if url.fragment().is_some() {
-        return Err(Invalid::new(format!(
-            "{field} must not contain a fragment (#...)"
-        )));
+        return Err(Invalid::new(format!("{field} must not contain a fragment (#...)")));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Invalid::new(format!(
-            "{field} must not contain credentials"
-        )));
+        return Err(Invalid::new(format!("{field} must not contain credentials")));
     }
     // Stored exactly as given: redirect URIs are compared by simple string
     // equality (RFC 9700 §4.1.3), so we do not normalise them behind the author's back.
@@ -138,49 +132,37 @@ pub fn parse_api_key_format(value: &str) -> Result<String, Invalid> {
     if value.len() > 10_000 {
         return Err(Invalid::new("apiKeyFormat is longer than 10000 characters"));
     }
+    if !super::is_multiline_text(value) {
+        return Err(Invalid::new("apiKeyFormat must not contain control characters (other than line breaks and tabs)"));
+    }
     if !value.contains(KEY_PLACEHOLDER) {
-        return Err(Invalid::new(format!(
-            "apiKeyFormat must contain {KEY_PLACEHOLDER}"
-        )));
+        return Err(Invalid::new(format!("apiKeyFormat must contain {KEY_PLACEHOLDER}")));
     }
     Ok(value.to_owned())
 }
 
 pub fn parse_api_key_filename(value: &str) -> Result<String, Invalid> {
     if value.is_empty() || value.len() > 100 {
-        return Err(Invalid::new(
-            "apiKeyFilename must be 1 to 100 characters long",
-        ));
+        return Err(Invalid::new("apiKeyFilename must be 1 to 100 characters long"));
     }
-    if !value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    {
-        return Err(Invalid::new(
-            "apiKeyFilename may only contain letters, digits, '.', '_' and '-' (no path)",
-        ));
+    if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        return Err(Invalid::new("apiKeyFilename may only contain letters, digits, '.', '_' and '-' (no path)"));
     }
     if value.starts_with('.') || value.ends_with('.') || value.contains("..") {
-        return Err(Invalid::new(
-            "apiKeyFilename must not start or end with '.' or contain '..'",
-        ));
+        return Err(Invalid::new("apiKeyFilename must not start or end with '.' or contain '..'"));
     }
     let lowered = value.to_ascii_lowercase();
     if let Some(ext) = lowered.rsplit_once('.').map(|(_, ext)| ext)
         && EXECUTABLE_EXTENSIONS.contains(&ext)
     {
-        return Err(Invalid::new(format!(
-            "apiKeyFilename must not have an extension a system would run ('.{ext}')"
-        )));
+        return Err(Invalid::new(format!("apiKeyFilename must not have an extension a system would run ('.{ext}')")));
     }
     Ok(value.to_owned())
 }
 
 pub fn check_requested_permissions(set: PermissionSet) -> Result<PermissionSet, Invalid> {
     if set.is_empty() {
-        return Err(Invalid::new(
-            "permissions must name at least one permission",
-        ));
+        return Err(Invalid::new("permissions must name at least one permission"));
     }
     Ok(set)
 }
@@ -213,6 +195,9 @@ mod tests {
             "not a url",
             "https://u:p@x.org/",
             "file:///etc",
+            "https://x.org/cb\0",
+            "https://x.org/cb\n",
+            "https://x.org/a b",
         ] {
             assert!(parse_http_url("redirectUri", bad).is_err(), "{bad}");
         }
@@ -222,28 +207,14 @@ mod tests {
     fn filenames_refuse_paths_and_executables() {
         assert!(parse_api_key_filename("config.json").is_ok());
         assert!(parse_api_key_filename("tachi-key_2.txt").is_ok());
-        for bad in [
-            "../x.json",
-            "a/b.json",
-            "run.EXE",
-            "x.sh",
-            "x.ps1",
-            "x.js",
-            ".hidden",
-            "",
-            "a b.txt",
-            "x.html",
-        ] {
+        for bad in ["../x.json", "a/b.json", "run.EXE", "x.sh", "x.ps1", "x.js", ".hidden", "", "a b.txt", "x.html"] {
             assert!(parse_api_key_filename(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn key_file_replaces_only_the_first_placeholder() {
-        assert_eq!(
-            render_key_file("a=%%TACHI_KEY%% b=%%TACHI_KEY%%", "K"),
-            "a=K b=%%TACHI_KEY%%"
-        );
+        assert_eq!(render_key_file("a=%%TACHI_KEY%% b=%%TACHI_KEY%%", "K"), "a=K b=%%TACHI_KEY%%");
         assert!(parse_api_key_format("no marker").is_err());
     }
 }

@@ -22,10 +22,14 @@ impl Invalid {
     }
 }
 
+/// Free text a user writes over several lines (an about text, a key file
+/// template): any character but the control ones, except line breaks and tabs.
+/// NUL in particular is refused: PostgreSQL cannot store it.
+pub fn is_multiline_text(value: &str) -> bool {
+    !value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
 /// Milliseconds since the Unix epoch: the one time unit stored and sent.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -113,9 +113,7 @@ impl PermissionSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Permission> {
-        Permission::ALL
-            .into_iter()
-            .filter(move |p| self.contains(*p))
+        Permission::ALL.into_iter().filter(move |p| self.contains(*p))
     }
 
     /// Storage form: a plain integer column.
@@ -134,10 +132,7 @@ impl PermissionSet {
     pub fn parse_list<S: AsRef<str>>(names: &[S]) -> Result<Self, PermissionListError> {
         let mut set = PermissionSet::EMPTY;
         for name in names {
-            let p: Permission = name
-                .as_ref()
-                .parse()
-                .map_err(PermissionListError::Unknown)?;
+            let p: Permission = name.as_ref().parse().map_err(PermissionListError::Unknown)?;
             if set.contains(p) {
                 return Err(PermissionListError::Duplicate(p));
             }
@@ -158,10 +153,7 @@ impl PermissionSet {
 
     /// The RFC 6749 `scope` form of the set.
     pub fn to_scope(self) -> String {
-        self.iter()
-            .map(Permission::as_str)
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.iter().map(Permission::as_str).collect::<Vec<_>>().join(" ")
     }
 
     pub fn names(self) -> Vec<&'static str> {
@@ -171,8 +163,7 @@ impl PermissionSet {
 
 impl FromIterator<Permission> for PermissionSet {
     fn from_iter<I: IntoIterator<Item = Permission>>(iter: I) -> Self {
-        iter.into_iter()
-            .fold(PermissionSet::EMPTY, PermissionSet::with)
+        iter.into_iter().fold(PermissionSet::EMPTY, PermissionSet::with)
     }
 }
 
@@ -200,17 +191,11 @@ impl<'de> Deserialize<'de> for PermissionSet {
             List(Vec<String>),
             Map(std::collections::BTreeMap<String, bool>),
         }
-        let names: Vec<String> = match Wire::deserialize(d).map_err(|_| {
-            de::Error::custom(
-                "permissions must be a list of permission names or a {name: true} object",
-            )
-        })? {
+        let names: Vec<String> = match Wire::deserialize(d)
+            .map_err(|_| de::Error::custom("permissions must be a list of permission names or a {name: true} object"))?
+        {
             Wire::List(v) => v,
-            Wire::Map(m) => m
-                .into_iter()
-                .filter(|(_, on)| *on)
-                .map(|(k, _)| k)
-                .collect(),
+            Wire::Map(m) => m.into_iter().filter(|(_, on)| *on).map(|(k, _)| k).collect(),
         };
         PermissionSet::parse_list(&names).map_err(de::Error::custom)
     }
@@ -243,10 +228,7 @@ mod tests {
             PermissionSet::parse_list(&["submit_score", "submit_score"]),
             Err(PermissionListError::Duplicate(Permission::SubmitScore))
         ));
-        assert!(matches!(
-            PermissionSet::parse_list(&["root"]),
-            Err(PermissionListError::Unknown(_))
-        ));
+        assert!(matches!(PermissionSet::parse_list(&["root"]), Err(PermissionListError::Unknown(_))));
     }
 
     #[test]
@@ -260,8 +242,7 @@ mod tests {
     #[test]
     fn deserializes_both_wire_forms() {
         let a: PermissionSet = serde_json::from_str(r#"["manage_rivals"]"#).unwrap();
-        let b: PermissionSet =
-            serde_json::from_str(r#"{"manage_rivals": true, "delete_score": false}"#).unwrap();
+        let b: PermissionSet = serde_json::from_str(r#"{"manage_rivals": true, "delete_score": false}"#).unwrap();
         assert_eq!(a, b);
         assert!(serde_json::from_str::<PermissionSet>(r#"["nope"]"#).is_err());
         assert!(serde_json::from_str::<PermissionSet>("3").is_err());

@@ -13,21 +13,14 @@ pub fn check_challenge(challenge: &str, method: Option<&str>) -> Result<(), Inva
     match method {
         Some("S256") => {}
         None | Some("plain") => {
-            return Err(Invalid::new(
-                "code_challenge_method must be S256 (plain is not supported)",
-            ));
+            return Err(Invalid::new("code_challenge_method must be S256 (plain is not supported)"));
         }
         Some(_) => return Err(Invalid::new("code_challenge_method must be S256")),
     }
     // BASE64URL(SHA-256(..)) without padding is always 43 characters.
-    let ok = challenge.len() == 43
-        && challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = challenge.len() == 43 && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !ok {
-        return Err(Invalid::new(
-            "code_challenge must be the 43-character base64url SHA-256 of the verifier",
-        ));
+        return Err(Invalid::new("code_challenge must be the 43-character base64url SHA-256 of the verifier"));
     }
     Ok(())
 }
@@ -35,18 +28,13 @@ pub fn check_challenge(challenge: &str, method: Option<&str>) -> Result<(), Inva
 /// RFC 7636 §4.1: 43–128 characters of [A-Z a-z 0-9 - . _ ~].
 pub fn verifier_is_well_formed(verifier: &str) -> bool {
     (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// Does `verifier` answer `challenge` (S256)?
 pub fn verify(challenge: &str, verifier: &str) -> bool {
     verifier_is_well_formed(verifier)
-        && same_token(
-            &URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
-            challenge,
-        )
+        && same_token(&URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())), challenge)
 }
 
 #[cfg(test)]
@@ -59,10 +47,7 @@ mod tests {
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(check_challenge(challenge, Some("S256")).is_ok());
         assert!(verify(challenge, verifier));
-        assert!(!verify(
-            challenge,
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK"
-        ));
+        assert!(!verify(challenge, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK"));
         assert!(check_challenge(challenge, Some("plain")).is_err());
         assert!(check_challenge("short", Some("S256")).is_err());
     }

@@ -27,9 +27,7 @@ impl SecretKind {
         match self {
             SecretKind::ClientSecret => "CS",
             // Tachi's keys are bare hex; integrations may rely on the shape.
-            SecretKind::ApiKey | SecretKind::AuthCode | SecretKind::Session | SecretKind::Csrf => {
-                ""
-            }
+            SecretKind::ApiKey | SecretKind::AuthCode | SecretKind::Session | SecretKind::Csrf => "",
         }
     }
 }
@@ -37,6 +35,13 @@ impl SecretKind {
 /// 160 random bits, hex-encoded: above the 128 bits a guessable-secret attack
 /// would need to beat, and the length Tachi's own keys have.
 const SECRET_BYTES: usize = 20;
+
+/// Could `value` be an identifier this server hands out (a `random_id`, or
+/// a built-in client's `CX…` id)? Anything else names nothing and is not
+/// looked up: an id with a NUL, say, cannot even be sent to PostgreSQL.
+pub fn is_well_formed_id(value: &str) -> bool {
+    (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
 
 /// Random identifier, not secret (client ids, key ids), with its prefix.
 pub fn random_id(prefix: &str) -> String {

@@ -9,9 +9,7 @@ pub fn username_key(username: &str) -> String {
 
 pub fn check_username(username: &str) -> Result<(), Invalid> {
     let len = username.chars().count();
-    let valid_chars = username
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let valid_chars = username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     let starts_ok = username.chars().next().is_some_and(|c| !c.is_ascii_digit());
     if !(3..=20).contains(&len) || !valid_chars || !starts_ok {
         return Err(Invalid::new(
@@ -35,22 +33,18 @@ pub fn check_password(password: &str) -> Result<(), Invalid> {
 pub fn check_email(email: &str) -> Result<(), Invalid> {
     let ok = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(Invalid::new("email is not a valid email address"))
-    }
+    if ok { Ok(()) } else { Err(Invalid::new("email is not a valid email address")) }
 }
 
 pub fn check_about(about: &str) -> Result<(), Invalid> {
     if about.chars().count() > 2000 {
         return Err(Invalid::new("about must be at most 2000 characters long"));
+    }
+    if !super::is_multiline_text(about) {
+        return Err(Invalid::new("about must not contain control characters (other than line breaks and tabs)"));
     }
     Ok(())
 }
@@ -58,6 +52,9 @@ pub fn check_about(about: &str) -> Result<(), Invalid> {
 pub fn check_status(status: &str) -> Result<(), Invalid> {
     if status.chars().count() > 140 {
         return Err(Invalid::new("status must be at most 140 characters long"));
+    }
+    if status.chars().any(char::is_control) {
+        return Err(Invalid::new("status must not contain control characters"));
     }
     Ok(())
 }
@@ -82,5 +79,14 @@ mod tests {
         assert!(check_email("a@b").is_err());
         assert!(check_password("short").is_err());
         assert!(check_password("long enough").is_ok());
+    }
+
+    #[test]
+    fn profile_text_refuses_control_characters() {
+        assert!(check_about("line one\nline two\twith a tab").is_ok());
+        assert!(check_about("nul\0byte").is_err());
+        assert!(check_status("fine 🎵").is_ok());
+        assert!(check_status("two\nlines").is_err());
+        assert!(check_status("nul\0byte").is_err());
     }
 }

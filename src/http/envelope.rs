@@ -21,20 +21,11 @@ pub struct ApiOk<T>(pub String, pub T);
 
 impl<T: Serialize> IntoResponse for ApiOk<T> {
     fn into_response(self) -> Response {
-        let json = serde_json::to_vec(&Envelope {
-            success: true,
-            description: &self.0,
-            body: Some(self.1),
-        });
+        let json = serde_json::to_vec(&Envelope { success: true, description: &self.0, body: Some(self.1) });
         match json {
-            Ok(bytes) => (
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                bytes,
-            )
-                .into_response(),
+            Ok(bytes) => {
+                ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response()
+            }
             Err(_) => ApiError::from(ServiceError::Internal).into_response(),
         }
     }
@@ -52,12 +43,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, description: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            description: description.into(),
-            challenge: None,
-            retry_after: None,
-        }
+        ApiError { status, description: description.into(), challenge: None, retry_after: None }
     }
 
     pub fn bad_request(description: impl Into<String>) -> Self {
@@ -69,12 +55,8 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         let status = match &e {
             ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ServiceError::Unauthenticated(_) | ServiceError::InvalidToken(_) => {
-                StatusCode::UNAUTHORIZED
-            }
-            ServiceError::Forbidden(_) | ServiceError::InsufficientScope(_) => {
-                StatusCode::FORBIDDEN
-            }
+            ServiceError::Unauthenticated(_) | ServiceError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ServiceError::Forbidden(_) | ServiceError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -91,12 +73,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::InsufficientScope(_) => Some(r#"Bearer error="insufficient_scope""#),
             _ => None,
         };
-        ApiError {
-            status,
-            description: e.to_string(),
-            challenge,
-            retry_after,
-        }
+        ApiError { status, description: e.to_string(), challenge, retry_after }
     }
 }
 
@@ -116,10 +93,9 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonSyntaxError(_) => {
                 format!("the request body is not valid JSON: {}", r.body_text())
             }
-            JsonRejection::JsonDataError(_) => format!(
-                "the request body is not what this route expects: {}",
-                data_error(&r.body_text())
-            ),
+            JsonRejection::JsonDataError(_) => {
+                format!("the request body is not what this route expects: {}", data_error(&r.body_text()))
+            }
             _ if status == StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".into(),
             _ => format!("the request body could not be read: {}", r.body_text()),
         };
@@ -129,21 +105,16 @@ impl From<JsonRejection> for ApiError {
 
 /// serde's messages are good; axum's prefix around them is noise.
 fn data_error(text: &str) -> String {
-    text.trim_start_matches("Failed to deserialize the JSON body into the target type: ")
-        .to_owned()
+    text.trim_start_matches("Failed to deserialize the JSON body into the target type: ").to_owned()
 }
 
 impl From<FormRejection> for ApiError {
     fn from(r: FormRejection) -> Self {
-        let status = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            r.status()
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        ApiError::new(
-            status,
-            format!("the form body could not be read: {}", r.body_text()),
-        )
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            // The same words as for a JSON body.
+            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large");
+        }
+        ApiError::bad_request(format!("the form body could not be read: {}", r.body_text()))
     }
 }
 
@@ -161,30 +132,15 @@ impl From<QueryRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&Envelope::<()> {
-            success: false,
-            description: &self.description,
-            body: None,
-        })
-        .unwrap_or_else(|_| br#"{"success":false,"description":"internal error"}"#.to_vec());
-        let mut res = (
-            self.status,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            body,
-        )
-            .into_response();
+        let body = serde_json::to_vec(&Envelope::<()> { success: false, description: &self.description, body: None })
+            .unwrap_or_else(|_| br#"{"success":false,"description":"internal error"}"#.to_vec());
+        let mut res =
+            (self.status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
         if let Some(challenge) = self.challenge {
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         if let Some(secs) = self.retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

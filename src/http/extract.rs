@@ -34,7 +34,7 @@ impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let from_proxy = state.web.client_ip_header.as_ref().and_then(|name| {
-            let value = parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).last()?;
+            let value = parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).next_back()?;
             let last = value.rsplit(',').next()?.trim();
             last.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
         });
@@ -65,10 +65,7 @@ pub fn is_cross_site(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
     origin == "null" || !origin_host.eq_ignore_ascii_case(host)
 }
@@ -81,22 +78,16 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let authorization = match parts.headers.get(header::AUTHORIZATION) {
-            Some(v) => Some(v.to_str().map_err(|_| {
-                ApiError::bad_request("the Authorization header is not valid text")
-            })?),
+            Some(v) => {
+                Some(v.to_str().map_err(|_| ApiError::bad_request("the Authorization header is not valid text"))?)
+            }
             None => None,
         };
         let jar = CookieJar::from_headers(&parts.headers);
-        let caller = state
-            .svc
-            .authenticate(authorization, session_cookie(&jar, state))
-            .await?;
+        let caller = state.svc.authenticate(authorization, session_cookie(&jar, state)).await?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if matches!(caller.via, Via::Session { .. }) && !safe && is_cross_site(&parts.headers) {
-            return Err(ServiceError::Forbidden(
-                "cross-site requests cannot use the session cookie".into(),
-            )
-            .into());
+            return Err(ServiceError::Forbidden("cross-site requests cannot use the session cookie".into()).into());
         }
         Ok(Auth(caller))
     }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod envelope;
 pub mod extract;
+pub mod oauth;
 pub mod pages;
 
 use std::sync::Arc;
@@ -49,15 +50,8 @@ pub struct WebSettings {
 
 impl WebSettings {
     pub fn new(public_url: url::Url, site_name: &str, session_max_age: Duration) -> Self {
-        let token: String = site_name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-            .collect();
-        let token = if token.is_empty() {
-            "Tachi".to_owned()
-        } else {
-            token
-        };
+        let token: String = site_name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+        let token = if token.is_empty() { "Tachi".to_owned() } else { token };
         WebSettings {
             secure_cookies: public_url.scheme() == "https",
             public_url,
@@ -103,37 +97,43 @@ pub fn router(state: AppState) -> Router {
              frame-ancestors 'none'; base-uri 'none'",
         ),
         (header::CACHE_CONTROL, "no-store"),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
     ];
     let mut app = Router::new()
         .nest("/api/v1", api::router())
+        .merge(oauth::router())
         .merge(pages::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(state.clone())
-        .layer(axum::middleware::map_response_with_state(
-            state,
-            pages::with_site_name,
-        ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+        .layer(axum::middleware::map_response_with_state(state, pages::with_site_name))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(run_to_completion));
     for (name, value) in headers {
-        app = app.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ));
+        app = app.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
     app.layer(CatchPanicLayer::custom(|_| {
         envelope::ApiError::from(crate::service::ServiceError::Internal).into_response()
     }))
     .layer(
         // Method and path only: query strings can carry codes and states.
-        TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-        }),
+        TraceLayer::new_for_http().make_span_with(
+            |req: &Request| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
+        ),
     )
+}
+
+/// Runs each request's handler in its own task, so a client that hangs up
+/// cannot cancel it halfway. A handler dropped inside a database transaction
+/// can leave its pooled PostgreSQL connection "idle in transaction" (seen
+/// under load by `bench/run`): later statements on that connection, answered
+/// 200, were then never committed, and its row locks were never released.
+async fn run_to_completion(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(res) => res,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => envelope::ApiError::from(crate::service::ServiceError::Internal).into_response(),
+    }
 }
 
 /// Ready when the database answers: what a load balancer should ask.

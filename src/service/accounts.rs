@@ -46,21 +46,13 @@ impl Service {
         user::check_username(&r.username)?;
         user::check_password(&r.password)?;
         user::check_email(&r.email)?;
-        self.limits
-            .register_ip
-            .hit(ip)
-            .map_err(|retry_after_secs| ServiceError::RateLimited { retry_after_secs })?;
+        self.limits.register_ip.hit(ip).map_err(|retry_after_secs| ServiceError::RateLimited { retry_after_secs })?;
         let key = user::username_key(&r.username);
         if self.store.user_by_username_key(&key).await?.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "the username '{}' is taken",
-                r.username
-            )));
+            return Err(ServiceError::Conflict(format!("the username '{}' is taken", r.username)));
         }
         let password = r.password;
-        let hash = blocking(move || password::hash(&password))
-            .await?
-            .map_err(|_| ServiceError::Internal)?;
+        let hash = blocking(move || password::hash(&password)).await?.map_err(|_| ServiceError::Internal)?;
         let id = match self
             .store
             .insert_user(&NewUser {
@@ -74,18 +66,11 @@ impl Service {
         {
             Ok(id) => id,
             Err(StoreError::Conflict) => {
-                return Err(ServiceError::Conflict(format!(
-                    "the username '{}' is taken",
-                    r.username
-                )));
+                return Err(ServiceError::Conflict(format!("the username '{}' is taken", r.username)));
             }
             Err(e) => return Err(e.into()),
         };
-        let user = self
-            .store
-            .user_by_id(id)
-            .await?
-            .ok_or(ServiceError::Internal)?;
+        let user = self.store.user_by_id(id).await?.ok_or(ServiceError::Internal)?;
         self.open_session(user).await
     }
 
@@ -93,16 +78,13 @@ impl Service {
     /// session id, so a session id planted before login is worthless after it.
     pub async fn login(&self, c: Credentials, ip: &str) -> ServiceResult<NewSession> {
         let key = user::username_key(&c.username);
-        let limited = |secs| ServiceError::RateLimited {
-            retry_after_secs: secs,
-        };
+        let limited = |secs| ServiceError::RateLimited { retry_after_secs: secs };
         self.limits.login_account.check(&key).map_err(limited)?;
         self.limits.login_ip.check(ip).map_err(limited)?;
-        let found = if key.len() <= 64 {
-            self.store.user_by_username_key(&key).await?
-        } else {
-            None
-        };
+        // A name no account can have is not looked up (it may not even be
+        // storable, e.g. with a NUL); the password is still hashed below.
+        let found =
+            if user::check_username(&c.username).is_ok() { self.store.user_by_username_key(&key).await? } else { None };
         let stored = found.as_ref().map(|u| u.password_hash.clone());
         let password = c.password;
         let ok = blocking(move || password::verify(&password, stored.as_deref())).await?;
@@ -111,9 +93,7 @@ impl Service {
             _ => {
                 self.limits.login_account.record(&key);
                 self.limits.login_ip.record(ip);
-                return Err(ServiceError::Unauthenticated(
-                    "wrong username or password".into(),
-                ));
+                return Err(ServiceError::Unauthenticated("wrong username or password".into()));
             }
         };
         if user.is_banned {
@@ -127,9 +107,7 @@ impl Service {
         let cookie = PlainSecret::generate(SecretKind::Session);
         let now = now_ms();
         let expires = now + self.settings.session_lifetime.as_millis() as i64;
-        self.store
-            .insert_session(&cookie.hash(), user.id, now, expires)
-            .await?;
+        self.store.insert_session(&cookie.hash(), user.id, now, expires).await?;
         Ok(NewSession { user, cookie })
     }
 
@@ -146,12 +124,7 @@ impl Service {
             .ok_or_else(|| ServiceError::NotFound(format!("no user has the id {user_id}")))
     }
 
-    pub async fn update_profile(
-        &self,
-        caller: &Caller,
-        user_id: i64,
-        ch: ProfileChanges,
-    ) -> ServiceResult<UserRecord> {
+    pub async fn update_profile(&self, caller: &Caller, user_id: i64, ch: ProfileChanges) -> ServiceResult<UserRecord> {
         self.profile(user_id).await?;
         caller.acting_as(user_id, Permission::CustomiseProfile)?;
         if ch.about.is_none() && ch.status.is_none() {

@@ -39,23 +39,17 @@ pub enum Via {
 
 impl Caller {
     pub fn guest() -> Self {
-        Caller {
-            user: None,
-            permissions: PermissionSet::EMPTY,
-            via: Via::Guest,
-        }
+        Caller { user: None, permissions: PermissionSet::EMPTY, via: Via::Guest }
     }
 
     /// The logged-in user of a session; API keys cannot manage accounts.
     pub fn session_user(&self) -> ServiceResult<(&CallerUser, &SecretHash)> {
         match (&self.via, &self.user) {
             (Via::Session { session, .. }, Some(user)) => Ok((user, session)),
-            (Via::ApiKey { .. }, _) => Err(ServiceError::Forbidden(
-                "this action needs a logged-in session; an API key cannot do it".into(),
-            )),
-            _ => Err(ServiceError::Unauthenticated(
-                "you must be logged in to do this".into(),
-            )),
+            (Via::ApiKey { .. }, _) => {
+                Err(ServiceError::Forbidden("this action needs a logged-in session; an API key cannot do it".into()))
+            }
+            _ => Err(ServiceError::Unauthenticated("you must be logged in to do this".into())),
         }
     }
 
@@ -63,9 +57,7 @@ impl Caller {
     pub fn session_self(&self, user_id: i64) -> ServiceResult<&CallerUser> {
         let (user, _) = self.session_user()?;
         if user.id != user_id && !user.is_admin {
-            return Err(ServiceError::Forbidden(
-                "you can only do this for your own account".into(),
-            ));
+            return Err(ServiceError::Forbidden("you can only do this for your own account".into()));
         }
         Ok(user)
     }
@@ -73,14 +65,10 @@ impl Caller {
     /// The user (by session or key) acting on their own account with `perm`.
     pub fn acting_as(&self, user_id: i64, perm: Permission) -> ServiceResult<&CallerUser> {
         let Some(user) = &self.user else {
-            return Err(ServiceError::Unauthenticated(
-                "you must be authenticated to do this".into(),
-            ));
+            return Err(ServiceError::Unauthenticated("you must be authenticated to do this".into()));
         };
         if user.id != user_id {
-            return Err(ServiceError::Forbidden(
-                "you can only do this for your own account".into(),
-            ));
+            return Err(ServiceError::Forbidden("you can only do this for your own account".into()));
         }
         if !self.permissions.contains(perm) {
             return Err(ServiceError::InsufficientScope(perm));
@@ -101,10 +89,7 @@ impl Service {
             return self.authenticate_bearer(header).await;
         }
         match session_cookie {
-            Some(value) if !value.is_empty() => Ok(self
-                .session_caller(value)
-                .await?
-                .unwrap_or_else(Caller::guest)),
+            Some(value) if !value.is_empty() => Ok(self.session_caller(value).await?.unwrap_or_else(Caller::guest)),
             _ => Ok(Caller::guest()),
         }
     }
@@ -118,18 +103,10 @@ impl Service {
         }
         let token = token.trim();
         if token.is_empty() || token.len() > 512 {
-            return Err(ServiceError::InvalidToken(
-                "the API key is missing or malformed".into(),
-            ));
+            return Err(ServiceError::InvalidToken("the API key is missing or malformed".into()));
         }
-        let Some(key) = self
-            .store
-            .bearer_key(&PlainSecret::from_presented(token).hash())
-            .await?
-        else {
-            return Err(ServiceError::InvalidToken(
-                "this API key is not valid (unknown or revoked)".into(),
-            ));
+        let Some(key) = self.store.bearer_key(&PlainSecret::from_presented(token).hash()).await? else {
+            return Err(ServiceError::InvalidToken("this API key is not valid (unknown or revoked)".into()));
         };
         if key.is_banned {
             return Err(ServiceError::Forbidden("this account is banned".into()));
@@ -144,16 +121,9 @@ impl Service {
             });
         }
         Ok(Caller {
-            user: Some(CallerUser {
-                id: key.user_id,
-                username: key.username,
-                is_admin: key.is_admin,
-            }),
+            user: Some(CallerUser { id: key.user_id, username: key.username, is_admin: key.is_admin }),
             permissions: key.permissions,
-            via: Via::ApiKey {
-                key_id: key.key_id,
-                client_id: key.client_id,
-            },
+            via: Via::ApiKey { key_id: key.key_id, client_id: key.client_id },
         })
     }
 
@@ -171,16 +141,9 @@ impl Service {
             return Err(ServiceError::Forbidden("this account is banned".into()));
         }
         Ok(Some(Caller {
-            user: Some(CallerUser {
-                id: su.user_id,
-                username: su.username,
-                is_admin: su.is_admin,
-            }),
+            user: Some(CallerUser { id: su.user_id, username: su.username, is_admin: su.is_admin }),
             permissions: PermissionSet::all(),
-            via: Via::Session {
-                session,
-                csrf_token: cookie.csrf_token(),
-            },
+            via: Via::Session { session, csrf_token: cookie.csrf_token() },
         }))
     }
 }

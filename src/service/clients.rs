@@ -48,10 +48,7 @@ pub struct ClientEdit {
     pub require_pkce: Option<bool>,
 }
 
-fn optional(
-    value: Option<&str>,
-    parse: impl Fn(&str) -> Result<String, Invalid>,
-) -> Result<Option<String>, Invalid> {
+fn optional(value: Option<&str>, parse: impl Fn(&str) -> Result<String, Invalid>) -> Result<Option<String>, Invalid> {
     value.map(parse).transpose()
 }
 
@@ -67,12 +64,8 @@ fn validated_record(
         secret_hash: secret.hash(),
         name: ClientName::parse(&d.name)?.as_str().to_owned(),
         author_id,
-        redirect_uri: optional(d.redirect_uri.as_deref(), |v| {
-            client::parse_http_url("redirectUri", v)
-        })?,
-        webhook_uri: optional(d.webhook_uri.as_deref(), |v| {
-            client::parse_http_url("webhookUri", v)
-        })?,
+        redirect_uri: optional(d.redirect_uri.as_deref(), |v| client::parse_http_url("redirectUri", v))?,
+        webhook_uri: optional(d.webhook_uri.as_deref(), |v| client::parse_http_url("webhookUri", v))?,
         permissions: client::check_requested_permissions(d.permissions)?,
         api_key_format: optional(d.api_key_format.as_deref(), client::parse_api_key_format)?,
         api_key_filename: optional(d.api_key_filename.as_deref(), client::parse_api_key_filename)?,
@@ -97,20 +90,11 @@ pub struct BuiltinClient {
 
 fn check_edit(e: &ClientEdit) -> Result<ClientChanges, Invalid> {
     let nullable = |v: &Option<Option<String>>, parse: &dyn Fn(&str) -> Result<String, Invalid>| {
-        v.as_ref()
-            .map(|inner| optional(inner.as_deref(), parse))
-            .transpose()
+        v.as_ref().map(|inner| optional(inner.as_deref(), parse)).transpose()
     };
     Ok(ClientChanges {
-        name: e
-            .name
-            .as_deref()
-            .map(ClientName::parse)
-            .transpose()?
-            .map(|n| n.as_str().to_owned()),
-        redirect_uri: nullable(&e.redirect_uri, &|v| {
-            client::parse_http_url("redirectUri", v)
-        })?,
+        name: e.name.as_deref().map(ClientName::parse).transpose()?.map(|n| n.as_str().to_owned()),
+        redirect_uri: nullable(&e.redirect_uri, &|v| client::parse_http_url("redirectUri", v))?,
         webhook_uri: nullable(&e.webhook_uri, &|v| client::parse_http_url("webhookUri", v))?,
         api_key_format: nullable(&e.api_key_format, &client::parse_api_key_format)?,
         api_key_filename: nullable(&e.api_key_filename, &client::parse_api_key_filename)?,
@@ -121,11 +105,7 @@ fn check_edit(e: &ClientEdit) -> Result<ClientChanges, Invalid> {
 impl Service {
     /// Registers a client for the session's user. The secret is returned in
     /// clear here and never again.
-    pub async fn create_client(
-        &self,
-        caller: &Caller,
-        d: ClientDraft,
-    ) -> ServiceResult<(ClientRecord, PlainSecret)> {
+    pub async fn create_client(&self, caller: &Caller, d: ClientDraft) -> ServiceResult<(ClientRecord, PlainSecret)> {
         let (user, _) = caller.session_user()?;
         let secret = PlainSecret::generate(SecretKind::ClientSecret);
         let record = validated_record(d, random_id("CI"), Some(user.id), &secret)?;
@@ -174,11 +154,7 @@ impl Service {
         let Some(author) = client.author_id else {
             return Ok(self.settings.site_name.clone());
         };
-        Ok(self
-            .store
-            .user_by_id(author)
-            .await?
-            .map_or_else(|| "(deleted user)".to_owned(), |u| u.username))
+        Ok(self.store.user_by_id(author).await?.map_or_else(|| "(deleted user)".to_owned(), |u| u.username))
     }
 
     pub async fn my_clients(&self, caller: &Caller) -> ServiceResult<Vec<ClientRecord>> {
@@ -187,7 +163,7 @@ impl Service {
     }
 
     pub async fn client(&self, client_id: &str) -> ServiceResult<ClientRecord> {
-        if client_id.len() > 128 {
+        if !crate::domain::secret::is_well_formed_id(client_id) {
             return Err(ServiceError::NotFound("no client has that id".into()));
         }
         self.store
@@ -202,24 +178,16 @@ impl Service {
         let client = self.client(client_id).await?;
         if client.author_id.is_none() {
             return Err(ServiceError::Forbidden(
-                "built-in clients are defined in the server's configuration and cannot be changed here"
-                    .into(),
+                "built-in clients are defined in the server's configuration and cannot be changed here".into(),
             ));
         }
         if client.author_id != Some(user.id) && !user.is_admin {
-            return Err(ServiceError::Forbidden(
-                "only the client's author can do this".into(),
-            ));
+            return Err(ServiceError::Forbidden("only the client's author can do this".into()));
         }
         Ok(client)
     }
 
-    pub async fn edit_client(
-        &self,
-        caller: &Caller,
-        client_id: &str,
-        edit: ClientEdit,
-    ) -> ServiceResult<ClientRecord> {
+    pub async fn edit_client(&self, caller: &Caller, client_id: &str, edit: ClientEdit) -> ServiceResult<ClientRecord> {
         self.owned_client(caller, client_id).await?;
         let changes = check_edit(&edit)?;
         self.store
@@ -236,25 +204,15 @@ impl Service {
     ) -> ServiceResult<(ClientRecord, PlainSecret)> {
         let mut client = self.owned_client(caller, client_id).await?;
         let secret = PlainSecret::generate(SecretKind::ClientSecret);
-        if !self
-            .store
-            .set_client_secret(client_id, &secret.hash())
-            .await?
-        {
-            return Err(ServiceError::NotFound(format!(
-                "no client has the id '{client_id}'"
-            )));
+        if !self.store.set_client_secret(client_id, &secret.hash()).await? {
+            return Err(ServiceError::NotFound(format!("no client has the id '{client_id}'")));
         }
         client.secret_hash = secret.hash();
         Ok((client, secret))
     }
 
     /// Deletes the client and every key it issued.
-    pub async fn delete_client(
-        &self,
-        caller: &Caller,
-        client_id: &str,
-    ) -> ServiceResult<ClientRecord> {
+    pub async fn delete_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
         let client = self.owned_client(caller, client_id).await?;
         self.store.delete_client(client_id).await?;
         Ok(client)

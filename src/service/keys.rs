@@ -13,13 +13,8 @@ use super::{Caller, Service, ServiceError, ServiceResult};
 #[derive(Debug, Deserialize)]
 #[serde(try_from = "KeyRequestWire")]
 pub enum KeyRequest {
-    ForClient {
-        client_id: String,
-    },
-    Personal {
-        permissions: PermissionSet,
-        identifier: Option<String>,
-    },
+    ForClient { client_id: String },
+    Personal { permissions: PermissionSet, identifier: Option<String> },
 }
 
 #[derive(Deserialize)]
@@ -36,16 +31,9 @@ impl TryFrom<KeyRequestWire> for KeyRequest {
     fn try_from(w: KeyRequestWire) -> Result<Self, String> {
         match (w.client_id, w.permissions, w.identifier) {
             (Some(client_id), None, None) => Ok(KeyRequest::ForClient { client_id }),
-            (None, Some(permissions), identifier) => Ok(KeyRequest::Personal {
-                permissions,
-                identifier,
-            }),
-            (Some(_), _, _) => {
-                Err("send either clientID alone, or permissions (and identifier), not both".into())
-            }
-            (None, None, _) => {
-                Err("send clientID (for a client's key) or permissions (for a personal key)".into())
-            }
+            (None, Some(permissions), identifier) => Ok(KeyRequest::Personal { permissions, identifier }),
+            (Some(_), _, _) => Err("send either clientID alone, or permissions (and identifier), not both".into()),
+            (None, None, _) => Err("send clientID (for a client's key) or permissions (for a personal key)".into()),
         }
     }
 }
@@ -70,51 +58,28 @@ impl Service {
         Ok(self.store.keys_of_user(user_id).await?)
     }
 
-    pub async fn create_key(
-        &self,
-        caller: &Caller,
-        user_id: i64,
-        req: KeyRequest,
-    ) -> ServiceResult<IssuedKey> {
+    pub async fn create_key(&self, caller: &Caller, user_id: i64, req: KeyRequest) -> ServiceResult<IssuedKey> {
         caller.session_self(user_id)?;
         self.profile(user_id).await?;
         match req {
-            KeyRequest::ForClient { client_id } => {
-                self.create_client_key(user_id, &client_id).await
-            }
-            KeyRequest::Personal {
-                permissions,
-                identifier,
-            } => {
+            KeyRequest::ForClient { client_id } => self.create_client_key(user_id, &client_id).await,
+            KeyRequest::Personal { permissions, identifier } => {
                 if permissions.is_empty() {
-                    return Err(
-                        Invalid::new("permissions must name at least one permission").into(),
-                    );
+                    return Err(Invalid::new("permissions must name at least one permission").into());
                 }
                 let identifier = identifier.unwrap_or_else(|| "Personal API Key".into());
                 let len = identifier.trim().chars().count();
                 if !(1..=120).contains(&len) || identifier.chars().any(char::is_control) {
-                    return Err(Invalid::new(
-                        "identifier must be 1 to 120 characters without control characters",
-                    )
-                    .into());
+                    return Err(
+                        Invalid::new("identifier must be 1 to 120 characters without control characters").into()
+                    );
                 }
                 let token = PlainSecret::generate(SecretKind::ApiKey);
                 let key = self
                     .store
-                    .insert_api_key(new_key(
-                        &token,
-                        user_id,
-                        identifier.trim().to_owned(),
-                        permissions,
-                        None,
-                    ))
+                    .insert_api_key(new_key(&token, user_id, identifier.trim().to_owned(), permissions, None))
                     .await?;
-                Ok(IssuedKey {
-                    key,
-                    token,
-                    client: None,
-                })
+                Ok(IssuedKey { key, token, client: None })
             }
         }
     }
@@ -122,41 +87,20 @@ impl Service {
     /// The Client File Flow: a key with the client's permissions. Keys are
     /// stored hashed, so an existing one cannot be shown again; a fresh one
     /// is issued and the user's previous key for this client is revoked.
-    pub async fn create_client_key(
-        &self,
-        user_id: i64,
-        client_id: &str,
-    ) -> ServiceResult<IssuedKey> {
+    pub async fn create_client_key(&self, user_id: i64, client_id: &str) -> ServiceResult<IssuedKey> {
         let client = self.client(client_id).await?;
         let token = PlainSecret::generate(SecretKind::ApiKey);
         let identifier = client_key_identifier(&client.name);
-        let new = new_key(
-            &token,
-            user_id,
-            identifier,
-            client.permissions,
-            Some(client.client_id.clone()),
-        );
+        let new = new_key(&token, user_id, identifier, client.permissions, Some(client.client_id.clone()));
         let (mut key, replaced) = self.store.replace_client_key(new).await?;
         key.client_name = Some(client.name.clone());
-        Ok(IssuedKey {
-            key,
-            token,
-            client: Some((client, replaced)),
-        })
+        Ok(IssuedKey { key, token, client: Some((client, replaced)) })
     }
 
-    pub async fn revoke_key(
-        &self,
-        caller: &Caller,
-        user_id: i64,
-        key_id: &str,
-    ) -> ServiceResult<()> {
+    pub async fn revoke_key(&self, caller: &Caller, user_id: i64, key_id: &str) -> ServiceResult<()> {
         caller.session_self(user_id)?;
-        if key_id.len() > 128 || !self.store.delete_user_key(user_id, key_id).await? {
-            return Err(ServiceError::NotFound(format!(
-                "user {user_id} has no API key with the id '{key_id}'"
-            )));
+        if !crate::domain::secret::is_well_formed_id(key_id) || !self.store.delete_user_key(user_id, key_id).await? {
+            return Err(ServiceError::NotFound(format!("user {user_id} has no API key with the id '{key_id}'")));
         }
         Ok(())
     }

@@ -69,11 +69,7 @@ const MAX_KEYS: usize = 100_000;
 
 impl Counter {
     pub fn new(max: u32, window: Duration) -> Self {
-        Counter {
-            max,
-            window,
-            slots: Mutex::new(HashMap::new()),
-        }
+        Counter { max, window, slots: Mutex::new(HashMap::new()) }
     }
 
     /// `Err(seconds until the window ends)` when the key has used up its events.
@@ -81,9 +77,7 @@ impl Counter {
         let now = Instant::now();
         let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         match slots.get(key) {
-            Some((start, count))
-                if *count >= self.max && now.duration_since(*start) < self.window =>
-            {
+            Some((start, count)) if *count >= self.max && now.duration_since(*start) < self.window => {
                 Err((self.window - now.duration_since(*start)).as_secs().max(1))
             }
             _ => Ok(()),
@@ -113,10 +107,7 @@ impl Counter {
     }
 
     pub fn clear(&self, key: &str) {
-        self.slots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
 }
 

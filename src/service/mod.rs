@@ -8,6 +8,7 @@ pub mod clients;
 pub mod keys;
 pub mod limits;
 pub mod oauth;
+pub mod token_admin;
 
 use std::time::Duration;
 
@@ -51,12 +52,7 @@ pub struct Service {
 impl Service {
     pub fn new(store: Store, settings: Settings) -> Self {
         let limits = limits::Limits::new(&settings.limits);
-        Service {
-            store,
-            settings,
-            limits,
-            started_at: crate::domain::now_ms(),
-        }
+        Service { store, settings, limits, started_at: crate::domain::now_ms() }
     }
 
     fn code_lifetime_ms(&self) -> i64 {
@@ -105,9 +101,7 @@ impl From<StoreError> for ServiceError {
                 tracing::warn!(error = %err, "database unavailable");
                 ServiceError::Unavailable
             }
-            StoreError::Conflict => {
-                ServiceError::Conflict("that conflicts with an existing record".into())
-            }
+            StoreError::Conflict => ServiceError::Conflict("that conflicts with an existing record".into()),
             StoreError::Other(err) => {
                 tracing::error!(error = %err, "database error");
                 ServiceError::Internal
@@ -118,11 +112,23 @@ impl From<StoreError> for ServiceError {
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
-/// Runs CPU-heavy work (Argon2) off the async workers.
+/// Runs CPU-heavy work (Argon2) off the async workers, at most one job per
+/// core at a time: each Argon2 hash holds 19 MiB, so unbounded concurrent
+/// logins would grow memory without limit (and gain no throughput).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| ServiceError::Internal)
+    static SLOTS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> = std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
+    });
+    let permit = SLOTS.clone().acquire_owned().await.map_err(|_| ServiceError::Internal)?;
+    // The permit moves into the job: it is held until the hash is done, even
+    // if the request that asked for it is dropped meanwhile.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .map_err(|_| ServiceError::Internal)
 }
 
 /// Deserializes a field that may be absent, null or a value into

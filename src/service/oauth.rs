@@ -5,6 +5,7 @@
 //! The seeds' JSON routes and the standard RFC 6749 endpoints both call these
 //! functions; only the shape of their answers differs.
 
+use crate::domain::secret::is_well_formed_id;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, now_ms, pkce};
 use crate::storage::{ApiKeyRecord, ClientRecord, NewAuthCode, PendingRequest, Redemption};
 
@@ -124,9 +125,9 @@ const MAX_PARAM_LEN: usize = 2000;
 
 fn bounded(name: &str, v: Option<String>) -> Result<Option<String>, Invalid> {
     match v {
-        Some(s) if s.len() > MAX_PARAM_LEN => Err(Invalid::new(format!(
-            "{name} is longer than {MAX_PARAM_LEN} characters"
-        ))),
+        Some(s) if s.len() > MAX_PARAM_LEN => {
+            Err(Invalid::new(format!("{name} is longer than {MAX_PARAM_LEN} characters")))
+        }
         Some(s) if s.is_empty() => Ok(None),
         v => Ok(v),
     }
@@ -135,22 +136,15 @@ fn bounded(name: &str, v: Option<String>) -> Result<Option<String>, Invalid> {
 impl Service {
     /// Checks an authorization request. Client and redirect problems come
     /// first and are never redirected; the rest go back to the client.
-    pub async fn check_authorization(
-        &self,
-        p: AuthorizationParams,
-    ) -> Result<ConsentRequest, AuthorizeError> {
+    pub async fn check_authorization(&self, p: AuthorizationParams) -> Result<ConsentRequest, AuthorizeError> {
         let not_redirectable = |m: &str| AuthorizeError::NotRedirectable(m.to_owned());
         let client_id = p.client_id.filter(|c| !c.is_empty()).ok_or_else(|| {
-            not_redirectable(
-                "The link you followed does not name an application (clientID is missing).",
-            )
+            not_redirectable("The link you followed does not name an application (clientID is missing).")
         })?;
         let client = match self.client(&client_id).await {
             Ok(c) => c,
             Err(ServiceError::NotFound(_)) => {
-                return Err(not_redirectable(
-                    "No application with this ID exists. It may have been deleted.",
-                ));
+                return Err(not_redirectable("No application with this ID exists. It may have been deleted."));
             }
             Err(e) => return Err(e.into()),
         };
@@ -160,10 +154,7 @@ impl Service {
             ));
         };
         // Exact string comparison (RFC 9700 §4.1.3): no prefix or pattern matching.
-        if p.redirect_uri
-            .as_deref()
-            .is_some_and(|given| given != registered)
-        {
+        if p.redirect_uri.as_deref().is_some_and(|given| given != registered) {
             return Err(not_redirectable(
                 "The redirect URI in the link is not the one this application registered, so you will not be sent there.",
             ));
@@ -175,27 +166,19 @@ impl Service {
             error,
             description,
         };
-        let context =
-            bounded("context", p.context).map_err(|e| redirect("invalid_request", e.0))?;
+        let context = bounded("context", p.context).map_err(|e| redirect("invalid_request", e.0))?;
         let permissions = match p.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => client.permissions,
             Some(scope) => {
-                let asked = PermissionSet::parse_scope(scope)
-                    .map_err(|e| redirect("invalid_scope", e.to_string()))?;
+                let asked = PermissionSet::parse_scope(scope).map_err(|e| redirect("invalid_scope", e.to_string()))?;
                 if !asked.is_subset_of(client.permissions) {
                     return Err(redirect(
                         "invalid_scope",
-                        format!(
-                            "scope may only contain this client's permissions: {}",
-                            client.permissions.to_scope()
-                        ),
+                        format!("scope may only contain this client's permissions: {}", client.permissions.to_scope()),
                     ));
                 }
                 if asked.is_empty() {
-                    return Err(redirect(
-                        "invalid_scope",
-                        "scope names no permission".into(),
-                    ));
+                    return Err(redirect("invalid_scope", "scope names no permission".into()));
                 }
                 asked
             }
@@ -233,25 +216,15 @@ impl Service {
 
     /// Remembers, in the user's session, the request the consent screen is
     /// showing, so that approving it (create-code) knows what it approves.
-    pub async fn show_consent(
-        &self,
-        caller: &Caller,
-        consent: &ConsentRequest,
-    ) -> ServiceResult<()> {
+    pub async fn show_consent(&self, caller: &Caller, consent: &ConsentRequest) -> ServiceResult<()> {
         let (_, session) = caller.session_user()?;
-        self.store
-            .put_pending_request(session, &consent.request)
-            .await?;
+        self.store.put_pending_request(session, &consent.request).await?;
         Ok(())
     }
 
     /// The seeds' create-code: approves the session's pending request (the
     /// one for `client_id`, or the only one) and creates its code.
-    pub async fn create_code(
-        &self,
-        caller: &Caller,
-        client_id: Option<&str>,
-    ) -> ServiceResult<IssuedCode> {
+    pub async fn create_code(&self, caller: &Caller, client_id: Option<&str>) -> ServiceResult<IssuedCode> {
         let (user, session) = caller.session_user()?;
         let newer_than = now_ms() - self.code_lifetime_ms();
         let client_id = match client_id {
@@ -261,39 +234,30 @@ impl Service {
         let code = PlainSecret::generate(SecretKind::AuthCode);
         let created_on = now_ms();
         let expires_at = created_on + self.code_lifetime_ms();
-        let approved = self
-            .store
-            .approve_pending_request(session, &client_id, newer_than, |request| NewAuthCode {
-                code_hash: code.hash(),
-                user_id: user.id,
-                created_at: created_on,
-                expires_at,
-                request,
-            })
-            .await?;
+        let approved = if is_well_formed_id(&client_id) {
+            self.store
+                .approve_pending_request(session, &client_id, newer_than, |request| NewAuthCode {
+                    code_hash: code.hash(),
+                    user_id: user.id,
+                    created_at: created_on,
+                    expires_at,
+                    request,
+                })
+                .await?
+        } else {
+            None
+        };
         let Some(request) = approved else {
             return Err(ServiceError::Invalid(format!(
                 "there is no pending authorization request for client '{client_id}' in this session: \
                  open /oauth/request-auth?clientID={client_id} first"
             )));
         };
-        Ok(IssuedCode {
-            code,
-            user_id: user.id,
-            created_on,
-            request,
-        })
+        Ok(IssuedCode { code, user_id: user.id, created_on, request })
     }
 
-    async fn only_pending_client(
-        &self,
-        session: &SecretHash,
-        newer_than: i64,
-    ) -> ServiceResult<String> {
-        let mut pending = self
-            .store
-            .pending_client_ids(session, newer_than, 2)
-            .await?;
+    async fn only_pending_client(&self, session: &SecretHash, newer_than: i64) -> ServiceResult<String> {
+        let mut pending = self.store.pending_client_ids(session, newer_than, 2).await?;
         match pending.len() {
             1 => Ok(pending.remove(0)),
             0 => Err(ServiceError::Invalid(
@@ -308,12 +272,11 @@ impl Service {
     }
 
     /// The user said no: the pending request is forgotten, no code exists.
-    pub async fn decline(
-        &self,
-        caller: &Caller,
-        client_id: &str,
-    ) -> ServiceResult<Option<PendingRequest>> {
+    pub async fn decline(&self, caller: &Caller, client_id: &str) -> ServiceResult<Option<PendingRequest>> {
         let (_, session) = caller.session_user()?;
+        if !is_well_formed_id(client_id) {
+            return Ok(None);
+        }
         Ok(self.store.drop_pending_request(session, client_id).await?)
     }
 
@@ -326,30 +289,18 @@ impl Service {
         ip: &str,
     ) -> Result<ClientRecord, ExchangeError> {
         let limited = ExchangeError::RateLimited;
-        self.limits
-            .client_auth
-            .check(&creds.client_id)
-            .map_err(limited)?;
+        self.limits.client_auth.check(&creds.client_id).map_err(limited)?;
         self.limits.client_auth_ip.check(ip).map_err(limited)?;
-        let client = if creds.client_id.len() <= 128 {
-            self.store.client_by_id(&creds.client_id).await?
-        } else {
-            None
-        };
-        let stored = client
-            .as_ref()
-            .map_or(SecretHash::dummy(), |c| c.secret_hash);
+        let client =
+            if is_well_formed_id(&creds.client_id) { self.store.client_by_id(&creds.client_id).await? } else { None };
+        let stored = client.as_ref().map_or(SecretHash::dummy(), |c| c.secret_hash);
         let secret_ok = stored.matches(&PlainSecret::from_presented(creds.client_secret.as_str()));
         match client {
             Some(c) if secret_ok => Ok(c),
             found => {
                 self.limits.client_auth.record(&creds.client_id);
                 self.limits.client_auth_ip.record(ip);
-                Err(if found.is_some() {
-                    ExchangeError::WrongSecret
-                } else {
-                    ExchangeError::UnknownClient
-                })
+                Err(if found.is_some() { ExchangeError::WrongSecret } else { ExchangeError::UnknownClient })
             }
         }
     }
@@ -370,10 +321,7 @@ impl Service {
         }
         let creds = creds.ok_or(ExchangeError::Missing("client_id"))?;
         let client = self.authenticate_client(&creds, ip).await?;
-        let code = req
-            .code
-            .filter(|c| !c.is_empty())
-            .ok_or(ExchangeError::Missing("code"))?;
+        let code = req.code.filter(|c| !c.is_empty()).ok_or(ExchangeError::Missing("code"))?;
         match (&req.redirect_uri, &client.redirect_uri) {
             (None, _) if req.redirect_uri_required => {
                 return Err(ExchangeError::Missing("redirect_uri"));
@@ -400,7 +348,9 @@ impl Service {
                         (Some(challenge), Some(v)) if pkce::verify(challenge, v) => None,
                         (Some(_), Some(_)) => Some("code_verifier does not match the code_challenge"),
                         (Some(_), None) => Some("code_verifier is required: the authorization request used PKCE"),
-                        (None, Some(_)) => Some("code_verifier was sent but the authorization request had no code_challenge"),
+                        (None, Some(_)) => {
+                            Some("code_verifier was sent but the authorization request had no code_challenge")
+                        }
                         (None, None) => None,
                     };
                     // RFC 6749 §4.1.3: the redirect URI must match the one the code was issued for.
@@ -424,9 +374,7 @@ impl Service {
                 key.client_name = Some(client.name.clone());
                 Ok(ExchangedKey { key, token, client })
             }
-            Redemption::Refused(_) => {
-                Err(pkce_failure.map_or(ExchangeError::InvalidCode, ExchangeError::PkceFailed))
-            }
+            Redemption::Refused(_) => Err(pkce_failure.map_or(ExchangeError::InvalidCode, ExchangeError::PkceFailed)),
             Redemption::Replayed => Err(ExchangeError::CodeReplayed),
             Redemption::Invalid => Err(ExchangeError::InvalidCode),
         }

@@ -78,11 +78,7 @@ impl Store {
 
     /// Revokes a key by its token, but only if `client_id` issued it
     /// (RFC 7009: a client revokes its own tokens). False if nothing matched.
-    pub async fn delete_client_key_by_token(
-        &self,
-        token: &SecretHash,
-        client_id: &str,
-    ) -> StoreResult<bool> {
+    pub async fn delete_client_key_by_token(&self, token: &SecretHash, client_id: &str) -> StoreResult<bool> {
         on_pool!(self, p => Ok(sqlx::query("DELETE FROM api_keys WHERE token_hash = $1 AND client_id = $2")
             .bind(token.as_bytes())
             .bind(client_id)

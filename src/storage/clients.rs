@@ -38,14 +38,9 @@ impl Store {
     /// The author's row is locked first (a no-op UPDATE) so that two
     /// concurrent creations, on any number of instances, count one after the
     /// other and never exceed the cap together.
-    pub async fn insert_client_capped(
-        &self,
-        c: &ClientRecord,
-        cap: Option<i64>,
-    ) -> StoreResult<bool> {
-        let insert = format!(
-            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        );
+    pub async fn insert_client_capped(&self, c: &ClientRecord, cap: Option<i64>) -> StoreResult<bool> {
+        let insert =
+            format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(c.author_id).execute(&mut *tx).await?;
@@ -89,9 +84,7 @@ impl Store {
     }
 
     pub async fn clients_by_author(&self, author_id: i64) -> StoreResult<Vec<ClientRecord>> {
-        let sql = format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE author_id = $1 ORDER BY created_at, client_id"
-        );
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE author_id = $1 ORDER BY created_at, client_id");
         on_pool!(self, p => Ok(sqlx::query_as::<_, ClientRow>(&sql)
             .bind(author_id)
             .fetch_all(p)
@@ -102,11 +95,7 @@ impl Store {
     }
 
     /// Applies the changes given; returns the client after them.
-    pub async fn update_client(
-        &self,
-        client_id: &str,
-        ch: &ClientChanges,
-    ) -> StoreResult<Option<ClientRecord>> {
+    pub async fn update_client(&self, client_id: &str, ch: &ClientChanges) -> StoreResult<Option<ClientRecord>> {
         // Each optional field is a pair ($set, $value): nullable fields need
         // "set to NULL" to differ from "leave alone".
         let sql = format!(

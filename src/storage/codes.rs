@@ -2,20 +2,14 @@
 //! the code flow, each consumed exactly once by a single atomic statement.
 
 use super::records::{AuthCodeRow, PENDING_COLUMNS, PendingRow};
-use super::{
-    ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreResult,
-    on_pool,
-};
+use super::{ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreResult, on_pool};
 use crate::domain::SecretHash;
 
 /// How an attempt to redeem a code ended.
 #[derive(Debug)]
 pub enum Redemption {
     /// The code was live and is now used; the key was issued in the same transaction.
-    Issued {
-        code: AuthCodeRecord,
-        key: ApiKeyRecord,
-    },
+    Issued { code: AuthCodeRecord, key: ApiKeyRecord },
     /// The code was live but `accept` refused it (e.g. a wrong PKCE verifier);
     /// it is used up all the same.
     Refused(AuthCodeRecord),
@@ -27,16 +21,13 @@ pub enum Redemption {
 
 impl Store {
     /// Records (or replaces) the request a session's consent screen shows.
-    pub async fn put_pending_request(
-        &self,
-        session: &SecretHash,
-        r: &PendingRequest,
-    ) -> StoreResult<()> {
+    pub async fn put_pending_request(&self, session: &SecretHash, r: &PendingRequest) -> StoreResult<()> {
         let sql = "INSERT INTO auth_requests (session_hash, client_id, redirect_uri, permissions, state, code_challenge, context, standard, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                    ON CONFLICT (session_hash, client_id) DO UPDATE SET redirect_uri = excluded.redirect_uri, \
                    permissions = excluded.permissions, state = excluded.state, code_challenge = excluded.code_challenge, \
                    context = excluded.context, standard = excluded.standard, created_at = excluded.created_at";
+        let _turn = self.write_turn().await;
         on_pool!(self, p => {
             sqlx::query(sql)
                 .bind(session.as_bytes())
@@ -77,9 +68,8 @@ impl Store {
         session: &SecretHash,
         client_id: &str,
     ) -> StoreResult<Option<PendingRequest>> {
-        let sql = format!(
-            "DELETE FROM auth_requests WHERE session_hash = $1 AND client_id = $2 RETURNING {PENDING_COLUMNS}"
-        );
+        let sql =
+            format!("DELETE FROM auth_requests WHERE session_hash = $1 AND client_id = $2 RETURNING {PENDING_COLUMNS}");
         on_pool!(self, p => Ok(sqlx::query_as::<_, PendingRow>(&sql)
             .bind(session.as_bytes())
             .bind(client_id)
@@ -103,6 +93,7 @@ impl Store {
         );
         let insert = "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, code_challenge, created_at, expires_at) \
                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        let _turn = self.write_turn().await;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let Some(request) = sqlx::query_as::<_, PendingRow>(&take)
@@ -147,7 +138,9 @@ impl Store {
         let consume = "UPDATE auth_codes SET used_at = $3 \
                        WHERE code_hash = $1 AND client_id = $2 AND used_at IS NULL AND expires_at > $3 \
                        RETURNING user_id, client_id, redirect_uri, permissions, code_challenge, created_at";
-        let was_used = "SELECT COUNT(*) FROM auth_codes WHERE code_hash = $1 AND client_id = $2 AND used_at IS NOT NULL";
+        let was_used =
+            "SELECT COUNT(*) FROM auth_codes WHERE code_hash = $1 AND client_id = $2 AND used_at IS NOT NULL";
+        let _turn = self.write_turn().await;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let consumed = sqlx::query_as::<_, AuthCodeRow>(consume)

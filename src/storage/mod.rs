@@ -15,12 +15,11 @@ mod sessions;
 mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use codes::Redemption;
 pub use records::*;
@@ -46,6 +45,11 @@ pub(crate) enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: Pool,
+    /// SQLite has one writer at a time; a second writer that finds the lock
+    /// taken sleeps in SQLite's busy handler (1 ms, 2 ms, 5 ms, …). Hot write
+    /// transactions queue here instead, in order and without sleeping.
+    /// `None` on PostgreSQL, whose row locks need no help.
+    sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// How the pool is sized and how long a request may wait for a connection
@@ -58,10 +62,7 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        PoolSettings {
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(3),
-        }
+        PoolSettings { max_connections: 10, acquire_timeout: Duration::from_secs(3) }
     }
 }
 
@@ -82,9 +83,7 @@ impl From<sqlx::Error> for StoreError {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
             // SQLITE_BUSY / SQLITE_LOCKED: another writer held the lock past busy_timeout.
-            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6")) => {
-                StoreError::Unavailable(e)
-            }
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6")) => StoreError::Unavailable(e),
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
@@ -92,11 +91,7 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::WorkerCrashed
             | sqlx::Error::Protocol(_) => StoreError::Unavailable(e),
             // PostgreSQL shutting down or refusing connections (class 57/08).
-            sqlx::Error::Database(db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("57") || c.starts_with("08")) =>
-            {
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08")) => {
                 StoreError::Unavailable(e)
             }
             _ => StoreError::Other(e),
@@ -138,11 +133,19 @@ impl Store {
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Pool::Sqlite(pool)
         } else {
-            return Err(sqlx::Error::Configuration(
-                "database URL must start with sqlite: or postgres:".into(),
-            ));
+            return Err(sqlx::Error::Configuration("database URL must start with sqlite: or postgres:".into()));
         };
-        Ok(Store { pool })
+        let sqlite_writer = matches!(pool, Pool::Sqlite(_)).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store { pool, sqlite_writer })
+    }
+
+    /// Taken (on SQLite) before a write transaction begins, never while a
+    /// connection is held, so it cannot deadlock with the pool.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.sqlite_writer {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
     }
 
     /// Readiness: can a connection answer a trivial query right now?

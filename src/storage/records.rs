@@ -77,12 +77,7 @@ pub(super) struct SessionUserRow {
 
 impl From<SessionUserRow> for SessionUser {
     fn from(r: SessionUserRow) -> Self {
-        SessionUser {
-            user_id: r.user_id,
-            username: r.username,
-            is_admin: r.is_admin,
-            is_banned: r.is_banned,
-        }
+        SessionUser { user_id: r.user_id, username: r.username, is_admin: r.is_admin, is_banned: r.is_banned }
     }
 }
 

@@ -5,13 +5,7 @@ use super::{SessionUser, Store, StoreResult, on_pool};
 use crate::domain::SecretHash;
 
 impl Store {
-    pub async fn insert_session(
-        &self,
-        id: &SecretHash,
-        user_id: i64,
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<()> {
+    pub async fn insert_session(&self, id: &SecretHash, user_id: i64, now: i64, expires_at: i64) -> StoreResult<()> {
         let sql = "INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
         on_pool!(self, p => {
             sqlx::query(sql)
@@ -26,11 +20,7 @@ impl Store {
     }
 
     /// The user behind a live session: one lookup by primary key.
-    pub async fn session_user(
-        &self,
-        id: &SecretHash,
-        now: i64,
-    ) -> StoreResult<Option<SessionUser>> {
+    pub async fn session_user(&self, id: &SecretHash, now: i64) -> StoreResult<Option<SessionUser>> {
         let sql = "SELECT s.user_id, u.username, u.is_admin, u.is_banned \
                    FROM sessions s JOIN users u ON u.id = s.user_id \
                    WHERE s.id_hash = $1 AND s.expires_at > $2";

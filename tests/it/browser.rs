@@ -40,11 +40,7 @@ fn local(u: &url::Url) -> String {
 }
 
 async fn whoami(server: &TestServer, key: &str) -> reqwest::Response {
-    server
-        .with_key(Method::GET, "/status", key)
-        .send()
-        .await
-        .unwrap()
+    server.with_key(Method::GET, "/status", key).send().await.unwrap()
 }
 
 #[tokio::test]
@@ -59,19 +55,14 @@ async fn register_create_a_client_then_another_user_approves_it_and_the_key_work
     a.fill("#username", "authorA").await;
     a.fill("#email", "a@example.org").await;
     a.fill("#password", PASSWORD).await;
-    a.click("form[action='/register'] button[type=submit]")
-        .await;
+    a.click("form[action='/register'] button[type=submit]").await;
     a.wait_url("the dashboard", |u| u.path() == "/").await;
     assert!(a.text(".top").await.contains("authorA"));
-    assert!(
-        !a.find("#new-name").await.is_displayed().await.unwrap(),
-        "the form opens on demand"
-    );
+    assert!(!a.find("#new-name").await.is_displayed().await.unwrap(), "the form opens on demand");
     a.click("details.create summary").await;
     a.fill("#new-name", "Epic Games").await;
     a.fill("#new-redirect", &callback.url).await;
-    a.click("input[name=permissions][value=customise_profile]")
-        .await;
+    a.click("input[name=permissions][value=customise_profile]").await;
     a.click("input[name=permissions][value=submit_score]").await;
     a.screenshot("dashboard-empty").await;
     a.click("#create-client button[type=submit]").await;
@@ -80,24 +71,17 @@ async fn register_create_a_client_then_another_user_approves_it_and_the_key_work
     let secret_field = a.find("#client-secret").await;
     let secret = secret_field.prop("value").await.unwrap().unwrap();
     let client_id = a.text("#client-id").await;
-    assert!(
-        secret.starts_with("CS") && client_id.starts_with("CI"),
-        "{client_id} {secret}"
-    );
+    assert!(secret.starts_with("CS") && client_id.starts_with("CI"), "{client_id} {secret}");
     assert!(a.text(".warning").await.contains("only"));
     a.click("button[data-copy=client-secret]").await;
-    a.find_with_text("button[data-copy=client-secret]", "Copied")
-        .await;
+    a.find_with_text("button[data-copy=client-secret]", "Copied").await;
     a.screenshot("client-secret").await;
     a.click("a.done").await;
     a.wait_url("the dashboard", |u| u.path() == "/").await;
     let card = a.find_with_text("article.client", "Epic Games").await;
     let listed = card.text().await.unwrap();
     assert!(listed.contains(&client_id), "{listed}");
-    assert!(
-        !a.client.source().await.unwrap().contains(&secret),
-        "the secret is shown only once"
-    );
+    assert!(!a.client.source().await.unwrap().contains(&secret), "the secret is shown only once");
     a.screenshot("dashboard-author").await;
     a.close().await;
 
@@ -107,21 +91,14 @@ async fn register_create_a_client_then_another_user_approves_it_and_the_key_work
     let link = format!("/oauth/request-auth?clientID={client_id}&context=from-the-hook%202");
     b.goto(&server.url(&link)).await;
     let login = b.wait_url("the login page", |u| u.path() == "/login").await;
-    let next: String = login
-        .query_pairs()
-        .find(|(k, _)| k == "next")
-        .unwrap()
-        .1
-        .into_owned();
+    let next: String = login.query_pairs().find(|(k, _)| k == "next").unwrap().1.into_owned();
     assert_eq!(next, link, "the login page knows where to come back to");
     assert!(b.client.title().await.unwrap().ends_with(SITE));
     b.screenshot("login").await;
     log_in(&b, "playerB").await;
 
     // Back on exactly the same consent request, which says who asks for what.
-    let consent = b
-        .wait_url("the consent page", |u| u.path() == "/oauth/request-auth")
-        .await;
+    let consent = b.wait_url("the consent page", |u| u.path() == "/oauth/request-auth").await;
     assert_eq!(local(&consent), link);
     let text = b.text("main").await;
     for expected in [
@@ -131,35 +108,21 @@ async fn register_create_a_client_then_another_user_approves_it_and_the_key_work
         "Submit scores to your profile",
         "127.0.0.1",
     ] {
-        assert!(
-            text.contains(expected),
-            "the consent page lacks {expected:?}:\n{text}"
-        );
+        assert!(text.contains(expected), "the consent page lacks {expected:?}:\n{text}");
     }
     b.screenshot("consent").await;
     b.click("button[value=approve]").await;
 
     // The browser arrives at the integration with a code and the context.
-    let arrived = b
-        .wait_url("the redirect URI", |u| {
-            u.as_str().starts_with(&callback.url)
-        })
-        .await;
+    let arrived = b.wait_url("the redirect URI", |u| u.as_str().starts_with(&callback.url)).await;
     b.find("#linked").await;
     let visit = callback.only_visit();
-    assert_eq!(
-        visit.get("context").map(String::as_str),
-        Some("from-the-hook 2"),
-        "{arrived}"
-    );
+    assert_eq!(visit.get("context").map(String::as_str), Some("from-the-hook 2"), "{arrived}");
     let code = visit.get("code").expect("a code").clone();
 
     // The integration's back end exchanges it for a key, and the key works.
-    let client = crate::support::ApiClient {
-        id: client_id.clone(),
-        secret,
-        doc: json!({ "redirectUri": callback.url }),
-    };
+    let client =
+        crate::support::ApiClient { id: client_id.clone(), secret, doc: json!({ "redirectUri": callback.url }) };
     let doc = expect_ok(server.exchange(&client, &code).await).await;
     let key = doc["token"].as_str().unwrap();
     assert_eq!(doc["identifier"], "Epic Games Token");
@@ -193,41 +156,24 @@ async fn declining_sends_the_user_to_the_dashboard_and_nothing_to_the_client() {
 
     let b = Browser::start().await;
     log_in_at(&b, &server, "playerB").await;
-    b.goto(&server.url(&format!("/oauth/request-auth?clientID={}", client.id)))
-        .await;
-    assert!(
-        b.text("main")
-            .await
-            .contains("Edit the comments and highlights of your scores")
-    );
+    b.goto(&server.url(&format!("/oauth/request-auth?clientID={}", client.id))).await;
+    assert!(b.text("main").await.contains("Edit the comments and highlights of your scores"));
     b.click("button[value=decline]").await;
     b.wait_url("the dashboard", |u| u.path() == "/").await;
     let notice = b.find(".notice").await.text().await.unwrap();
     assert!(notice.contains("declined"), "{notice}");
     b.screenshot("dashboard-declined").await;
-    assert!(
-        callback.hits().is_empty(),
-        "nothing may reach the client: {:?}",
-        callback.hits()
-    );
+    assert!(callback.hits().is_empty(), "nothing may reach the client: {:?}", callback.hits());
     // Nothing is left pending to approve behind the user's back.
-    let res = b_http(&server, "playerB")
-        .await
-        .post(server.api("/oauth/create-code"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let res =
+        b_http(&server, "playerB").await.post(server.api("/oauth/create-code")).json(&json!({})).send().await.unwrap();
     assert_ne!(res.status(), StatusCode::OK);
     b.close().await;
 }
 
 /// A fresh API session of a user (for calls the browser's cookie would make).
 async fn b_http(server: &TestServer, username: &str) -> reqwest::Client {
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let res = http
         .post(server.api("/auth/login"))
         .json(&json!({ "username": username, "!password": PASSWORD }))
@@ -260,29 +206,20 @@ async fn the_client_file_flow_downloads_the_templated_file_with_a_working_key() 
     b.wait_url("the file flow page", |u| u.path() == path).await;
     let text = b.text("main").await;
     assert!(
-        text.contains("Score Hook")
-            && text.contains("hookAuthor")
-            && text.contains("Submit scores to your profile"),
+        text.contains("Score Hook") && text.contains("hookAuthor") && text.contains("Submit scores to your profile"),
         "{text}"
     );
     b.screenshot("file-flow").await;
     b.click("button[type=submit]").await;
 
     let link = b.find("a#download").await;
-    assert_eq!(
-        link.attr("download").await.unwrap().as_deref(),
-        Some("hook-config.json")
-    );
+    assert_eq!(link.attr("download").await.unwrap().as_deref(), Some("hook-config.json"));
     b.screenshot("file-flow-download").await;
     link.click().await.unwrap();
     let file = std::fs::read_to_string(b.downloaded("hook-config.json").await).unwrap();
-    let v: serde_json::Value =
-        serde_json::from_str(&file).unwrap_or_else(|e| panic!("{e}: {file}"));
+    let v: serde_json::Value = serde_json::from_str(&file).unwrap_or_else(|e| panic!("{e}: {file}"));
     assert_eq!(v["url"], "https://boku.example");
-    assert_eq!(
-        v["note"], "%%TACHI_KEY%%",
-        "only the first placeholder is replaced"
-    );
+    assert_eq!(v["note"], "%%TACHI_KEY%%", "only the first placeholder is replaced");
     let key = v["token"].as_str().unwrap().to_owned();
     let status = expect_ok(whoami(&server, &key).await).await;
     assert_eq!(status["permissions"], json!(["submit_score"]));
@@ -290,12 +227,7 @@ async fn the_client_file_flow_downloads_the_templated_file_with_a_working_key() 
     // A second key for the same client replaces the first, and says so.
     b.goto(&server.url(&path)).await;
     b.click("button[type=submit]").await;
-    let warning = b
-        .find_with_text(".notice", "previous key")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let warning = b.find_with_text(".notice", "previous key").await.text().await.unwrap();
     assert!(warning.contains("replaced"), "{warning}");
     b.screenshot("file-flow-replaced").await;
     expect_err(whoami(&server, &key).await, StatusCode::UNAUTHORIZED).await;
@@ -306,27 +238,20 @@ async fn the_client_file_flow_downloads_the_templated_file_with_a_working_key() 
 async fn without_a_file_name_the_key_is_revealed_to_copy() {
     let server = server().await;
     let author = server.register("botAuthor").await;
-    let client = author
-        .create_client(json!({ "name": "Discord Bot", "permissions": ["manage_rivals"] }))
-        .await;
+    let client = author.create_client(json!({ "name": "Discord Bot", "permissions": ["manage_rivals"] })).await;
     server.register("playerB").await;
 
     let b = Browser::start().await;
     log_in_at(&b, &server, "playerB").await;
-    b.goto(&server.url(&format!("/client-file-flow/{}", client.id)))
-        .await;
+    b.goto(&server.url(&format!("/client-file-flow/{}", client.id))).await;
     b.click("button[type=submit]").await;
     let field = b.find("#key-text").await;
-    assert!(
-        !field.is_displayed().await.unwrap(),
-        "hidden until revealed"
-    );
+    assert!(!field.is_displayed().await.unwrap(), "hidden until revealed");
     b.click("details.reveal summary").await;
     let key = field.prop("value").await.unwrap().unwrap();
     assert!(field.is_displayed().await.unwrap());
     b.click("button[data-copy=key-text]").await;
-    b.find_with_text("button[data-copy=key-text]", "Copied")
-        .await;
+    b.find_with_text("button[data-copy=key-text]", "Copied").await;
     b.screenshot("file-flow-reveal").await;
     expect_ok(whoami(&server, &key).await).await;
     b.close().await;
@@ -344,18 +269,10 @@ async fn revoking_a_key_on_the_dashboard_makes_it_stop_working() {
     let b = Browser::start().await;
     log_in_at(&b, &server, "playerB").await;
     let row = b.find_with_text("#keys li.key", "Epic Games Token").await;
-    row.find(fantoccini::Locator::Css("button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    row.find(fantoccini::Locator::Css("button")).await.unwrap().click().await.unwrap();
     let notice = b.find(".notice").await.text().await.unwrap();
     assert!(notice.contains("revoked"), "{notice}");
-    assert!(
-        b.text("#keys").await.contains("No application"),
-        "the key is gone from the list"
-    );
+    assert!(b.text("#keys").await.contains("No application"), "the key is gone from the list");
     expect_err(whoami(&server, &key).await, StatusCode::UNAUTHORIZED).await;
     b.close().await;
 }
@@ -364,34 +281,16 @@ async fn revoking_a_key_on_the_dashboard_makes_it_stop_working() {
 async fn broken_links_get_a_clear_page_named_after_the_site() {
     let server = server().await;
     let author = server.register("authorA").await;
-    let no_redirect = author
-        .create_client(json!({ "name": "File Only", "permissions": ["submit_score"] }))
-        .await;
+    let no_redirect = author.create_client(json!({ "name": "File Only", "permissions": ["submit_score"] })).await;
     server.register("playerB").await;
 
     let b = Browser::start().await;
     log_in_at(&b, &server, "playerB").await;
     for (path, says, shot) in [
-        (
-            "/oauth/request-auth?clientID=CInope".to_owned(),
-            "No application with this ID",
-            "error-unknown-client",
-        ),
-        (
-            "/oauth/request-auth".to_owned(),
-            "clientID is missing",
-            "error-missing-client",
-        ),
-        (
-            format!("/oauth/request-auth?clientID={}", no_redirect.id),
-            "no redirect URI",
-            "error-no-redirect",
-        ),
-        (
-            "/client-file-flow/CInope".to_owned(),
-            "",
-            "error-file-flow-unknown",
-        ),
+        ("/oauth/request-auth?clientID=CInope".to_owned(), "No application with this ID", "error-unknown-client"),
+        ("/oauth/request-auth".to_owned(), "clientID is missing", "error-missing-client"),
+        (format!("/oauth/request-auth?clientID={}", no_redirect.id), "no redirect URI", "error-no-redirect"),
+        ("/client-file-flow/CInope".to_owned(), "", "error-file-flow-unknown"),
         ("/no/such/page".to_owned(), "", "error-not-found"),
     ] {
         b.goto(&server.url(&path)).await;
@@ -415,25 +314,15 @@ async fn login_returns_only_to_local_paths_and_the_cookie_is_locked_down() {
     let server = server().await;
     server.register("playerB").await;
     let b = Browser::start().await;
-    for evil in [
-        "https://evil.example/",
-        "//evil.example/",
-        "/\\evil.example",
-    ] {
+    for evil in ["https://evil.example/", "//evil.example/", "/\\evil.example"] {
         let q: String = url::form_urlencoded::byte_serialize(evil.as_bytes()).collect();
         b.goto(&server.url(&format!("/login?next={q}"))).await;
         log_in(&b, "playerB").await;
         let u = b.wait_url("the dashboard", |u| u.path() == "/").await;
         assert_eq!(u.host_str(), Some("127.0.0.1"), "{evil} led to {u}");
-        let cookie = b
-            .cookie(&format!("{SITE}_SESSION"))
-            .await
-            .expect("a session cookie");
+        let cookie = b.cookie(&format!("{SITE}_SESSION")).await.expect("a session cookie");
         assert_eq!(cookie.http_only(), Some(true));
-        assert_eq!(
-            cookie.same_site().map(|s| s.to_string()).as_deref(),
-            Some("Lax")
-        );
+        assert_eq!(cookie.same_site().map(|s| s.to_string()).as_deref(), Some("Lax"));
         b.goto(&server.url("/logout")).await;
         b.screenshot("logout").await;
         b.click("form[action='/logout'] button[type=submit]").await;
@@ -445,20 +334,11 @@ async fn login_returns_only_to_local_paths_and_the_cookie_is_locked_down() {
     let http = b_http(&server, "playerB").await;
     let author = server.register("authorA").await;
     let client = server.client_of(&author, &["submit_score"]).await;
-    let res = http
-        .get(server.url(&format!("/oauth/request-auth?clientID={}", client.id)))
-        .send()
-        .await
-        .unwrap();
+    let res = http.get(server.url(&format!("/oauth/request-auth?clientID={}", client.id))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let h = res.headers();
     assert_eq!(h["x-frame-options"], "DENY");
-    assert!(
-        h["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'")
-    );
+    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     assert_eq!(h["referrer-policy"], "no-referrer");
 }
 
@@ -487,39 +367,26 @@ async fn at_phone_width_every_page_fits_and_consent_works_by_keyboard() {
     b.find("#keys").await;
     b.assert_no_horizontal_scroll().await;
     b.screenshot("phone-dashboard").await;
-    for path in [
-        "/register",
-        "/logout",
-        "/oauth/request-auth?clientID=CInope",
-    ] {
+    for path in ["/register", "/logout", "/oauth/request-auth?clientID=CInope"] {
         b.goto(&server.url(path)).await;
         b.find("main h1").await;
         b.assert_no_horizontal_scroll().await;
     }
 
     let before = callback.hits().len();
-    b.goto(&server.url(&format!(
-        "/oauth/request-auth?clientID={}&context=phone",
-        client.id
-    )))
-    .await;
+    b.goto(&server.url(&format!("/oauth/request-auth?clientID={}&context=phone", client.id))).await;
     let approve = b.find("button[value=approve]").await;
     b.assert_no_horizontal_scroll().await;
     assert!(approve.is_displayed().await.unwrap());
     let (x, _, w, _) = approve.rectangle().await.unwrap();
-    assert!(
-        x >= 0.0 && x + w <= 390.0,
-        "the button is on screen: {x} {w}"
-    );
+    assert!(x >= 0.0 && x + w <= 390.0, "the button is on screen: {x} {w}");
     b.screenshot("phone-consent").await;
 
     // Keyboard only: tab to "Approve" and press Enter.
     let mut reached = false;
     for _ in 0..30 {
         b.press(Key::Tab).await;
-        let value = b
-            .js("return document.activeElement && document.activeElement.value")
-            .await;
+        let value = b.js("return document.activeElement && document.activeElement.value").await;
         if value == "approve" {
             reached = true;
             break;
@@ -527,10 +394,7 @@ async fn at_phone_width_every_page_fits_and_consent_works_by_keyboard() {
     }
     assert!(reached, "Approve can be reached with the Tab key");
     b.press(Key::Enter).await;
-    b.wait_url("the redirect URI", |u| {
-        u.as_str().starts_with(&callback.url)
-    })
-    .await;
+    b.wait_url("the redirect URI", |u| u.as_str().starts_with(&callback.url)).await;
     let hits = callback.hits();
     assert_eq!(hits.len(), before + 1);
     assert!(hits.last().unwrap().contains("context=phone"));
@@ -551,47 +415,26 @@ async fn an_author_edits_resets_the_secret_of_and_deletes_a_client_on_the_dashbo
 
     // Edit: a new name, shown afterwards.
     b.click(&format!("{card} details.edit summary")).await;
-    b.fill(&format!("#name-{}", client.id), "Epic Games Launcher")
-        .await;
+    b.fill(&format!("#name-{}", client.id), "Epic Games Launcher").await;
     b.screenshot("dashboard-edit").await;
-    b.click(&format!("{card} details.edit button[type=submit]"))
-        .await;
+    b.click(&format!("{card} details.edit button[type=submit]")).await;
     b.find_with_text(".notice", "updated").await;
     assert!(b.text(&card).await.contains("Epic Games Launcher"));
 
     // Reset the secret: the new one is shown once, and only it authenticates.
-    b.click(&format!("{card} form[action$='/reset-secret'] button"))
-        .await;
-    let secret = b
-        .find("#client-secret")
-        .await
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    b.click(&format!("{card} form[action$='/reset-secret'] button")).await;
+    let secret = b.find("#client-secret").await.prop("value").await.unwrap().unwrap();
     assert!(b.text("h1").await.contains("New secret"));
     assert_ne!(secret, client.secret);
-    let renewed = crate::support::ApiClient {
-        secret: secret.clone(),
-        ..client.clone()
-    };
-    expect_err(
-        server.exchange(&client, "no-such-code").await,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
-    expect_err(
-        server.exchange(&renewed, "no-such-code").await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    let renewed = crate::support::ApiClient { secret: secret.clone(), ..client.clone() };
+    expect_err(server.exchange(&client, "no-such-code").await, StatusCode::FORBIDDEN).await;
+    expect_err(server.exchange(&renewed, "no-such-code").await, StatusCode::NOT_FOUND).await;
     expect_ok(whoami(&server, &key).await).await;
 
     // Delete, after confirming: the client and the keys it issued are gone.
     b.goto(&server.url("/")).await;
     b.click(&format!("{card} details.confirm summary")).await;
-    b.click(&format!("{card} form[action$='/delete'] button"))
-        .await;
+    b.click(&format!("{card} form[action$='/delete'] button")).await;
     b.find_with_text(".notice", "deleted").await;
     assert!(b.find_all(&card).await.is_empty());
     expect_err(whoami(&server, &key).await, StatusCode::UNAUTHORIZED).await;

@@ -38,10 +38,14 @@ async fn a_built_in_client_serves_the_client_file_flow_of_every_player() {
     assert_eq!(client["apiKeyFilename"], "hook-config.json");
 
     let player = server.register("player").await;
-    let doc = expect_ok(player.post(&format!("/users/{}/api-tokens/create", player.id), json!({ "clientID": "CXscorehook" })).await).await;
+    let doc = expect_ok(
+        player.post(&format!("/users/{}/api-tokens/create", player.id), json!({ "clientID": "CXscorehook" })).await,
+    )
+    .await;
     assert_eq!(doc["permissions"], json!({ "submit_score": true }));
     assert_eq!(doc["fromOAuth2Client"], "CXscorehook");
-    let status = expect_ok(server.with_key(Method::GET, "/status", doc["token"].as_str().unwrap()).send().await.unwrap()).await;
+    let status =
+        expect_ok(server.with_key(Method::GET, "/status", doc["token"].as_str().unwrap()).send().await.unwrap()).await;
     assert_eq!(status["whoami"], player.id);
 
     // Nobody edits it through the API: the configuration is its source.
@@ -68,7 +72,10 @@ async fn an_invalid_file_stops_the_start_with_a_clear_reason() {
     for (clients, reason) in [
         (json!([{ "clientID": "CIforged", "name": "Forged", "permissions": ["submit_score"] }]), "must start with CX"),
         (json!([{ "clientID": "CXhook", "name": "Hook", "permissions": ["root"] }]), "unknown permission"),
-        (json!([{ "clientID": "CXhook", "name": "Hook", "permissions": ["submit_score"], "apiKeyFilename": "run.exe" }]), "extension"),
+        (
+            json!([{ "clientID": "CXhook", "name": "Hook", "permissions": ["submit_score"], "apiKeyFilename": "run.exe" }]),
+            "extension",
+        ),
         (json!({ "not": "a list" }), "invalid type"),
     ] {
         let file = config_file(clients);

@@ -42,7 +42,8 @@ async fn a_rejected_edit_keeps_what_was_typed() {
     let client = server.client_of(&author, &["submit_score"]).await;
     let csrf = csrf_of(&author).await;
     let form = [("csrf", csrf.as_str()), ("name", "Renamed Games"), ("redirect_uri", "not a url")];
-    let res = author.http.post(format!("{}/clients/{}/edit", author.base(), client.id)).form(&form).send().await.unwrap();
+    let res =
+        author.http.post(format!("{}/clients/{}/edit", author.base(), client.id)).form(&form).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let html = res.text().await.unwrap();
     assert!(html.contains(r#"value="Renamed Games""#));

@@ -4,10 +4,19 @@
 
 mod support;
 
-mod browser;
+mod accounts;
+mod api_keys;
+mod attacks;
 mod behind_proxy;
+mod browser;
 mod builtin_clients;
+mod clients;
 mod dashboard_forms;
+mod malformed;
 mod multi_instance;
+mod oauth_seeds;
+mod oauth_standard;
 mod outage;
 mod seeds_flow;
+mod status;
+mod users;

@@ -31,7 +31,8 @@ async fn requests_get_503_while_postgres_is_down_and_service_resumes_after() {
     for _ in 0..3 {
         expect_err(status(&http).await.unwrap(), StatusCode::SERVICE_UNAVAILABLE).await;
     }
-    expect_err(server.with_key(Method::GET, "/status", &key).send().await.unwrap(), StatusCode::SERVICE_UNAVAILABLE).await;
+    expect_err(server.with_key(Method::GET, "/status", &key).send().await.unwrap(), StatusCode::SERVICE_UNAVAILABLE)
+        .await;
     let ready = http.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 

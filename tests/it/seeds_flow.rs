@@ -25,7 +25,12 @@ async fn user_b_authorizes_user_a_s_client_and_the_key_works() {
     assert_eq!(status["whoami"], b.id);
     assert_eq!(status["permissions"], json!(["customise_profile"]));
 
-    let res = server.with_key(Method::PATCH, &format!("/users/{}", b.id), key).json(&json!({ "about": "linked!" })).send().await.unwrap();
+    let res = server
+        .with_key(Method::PATCH, &format!("/users/{}", b.id), key)
+        .json(&json!({ "about": "linked!" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(expect_ok(res).await["about"], "linked!");
 }
 

@@ -16,10 +16,7 @@ use crate::service::accounts::{Credentials, NewSession, Registration};
 /// account of the attacker's choosing.
 fn refuse_cross_site(headers: &HeaderMap) -> Result<(), ApiError> {
     if is_cross_site(headers) {
-        return Err(ServiceError::Forbidden(
-            "cross-site login and registration requests are refused".into(),
-        )
-        .into());
+        return Err(ServiceError::Forbidden("cross-site login and registration requests are refused".into()).into());
     }
     Ok(())
 }
@@ -40,10 +37,7 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     refuse_cross_site(&headers)?;
     let session = state.svc.register(r, &ip).await?;
-    let body = ApiOk(
-        format!("Registered {} and logged in.", session.user.username),
-        UserView::from(&session.user),
-    );
+    let body = ApiOk(format!("Registered {} and logged in.", session.user.username), UserView::from(&session.user));
     Ok(with_cookie(&state, &session, body))
 }
 
@@ -55,17 +49,11 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     refuse_cross_site(&headers)?;
     let session = state.svc.login(c, &ip).await?;
-    let body = ApiOk(
-        format!("Logged in as {}.", session.user.username),
-        json!({ "userID": session.user.id }),
-    );
+    let body = ApiOk(format!("Logged in as {}.", session.user.username), json!({ "userID": session.user.id }));
     Ok(with_cookie(&state, &session, body))
 }
 
-pub async fn logout(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-) -> Result<Response, ApiError> {
+pub async fn logout(State(state): State<AppState>, Auth(caller): Auth) -> Result<Response, ApiError> {
     state.svc.logout(&caller).await?;
     let mut res = ApiOk("Logged out.".into(), json!({})).into_response();
     if let Ok(v) = HeaderValue::from_str(&state.web.session_clear_cookie()) {

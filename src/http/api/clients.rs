@@ -16,10 +16,7 @@ fn view(c: &crate::storage::ClientRecord, secret: Option<&str>) -> Value {
 pub async fn list(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Vec<Value>> {
     let clients = state.svc.my_clients(&caller).await?;
     let n = clients.len();
-    Ok(ApiOk(
-        format!("Returned {n} clients."),
-        clients.iter().map(|c| view(c, None)).collect(),
-    ))
+    Ok(ApiOk(format!("Returned {n} clients."), clients.iter().map(|c| view(c, None)).collect()))
 }
 
 pub async fn create(
@@ -29,23 +26,14 @@ pub async fn create(
 ) -> ApiResult<Value> {
     let (client, secret) = state.svc.create_client(&caller, draft).await?;
     Ok(ApiOk(
-        format!(
-            "Created client {}. Save the clientSecret now: it is not shown again.",
-            client.name
-        ),
+        format!("Created client {}. Save the clientSecret now: it is not shown again.", client.name),
         view(&client, Some(secret.expose())),
     ))
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    ApiPath(client_id): ApiPath<String>,
-) -> ApiResult<Value> {
+pub async fn get(State(state): State<AppState>, ApiPath(client_id): ApiPath<String>) -> ApiResult<Value> {
     let client = state.svc.client(&client_id).await?;
-    Ok(ApiOk(
-        format!("Found client {}.", client.name),
-        view(&client, None),
-    ))
+    Ok(ApiOk(format!("Found client {}.", client.name), view(&client, None)))
 }
 
 pub async fn edit(
@@ -55,10 +43,7 @@ pub async fn edit(
     ApiJson(edit): ApiJson<ClientEdit>,
 ) -> ApiResult<Value> {
     let client = state.svc.edit_client(&caller, &client_id, edit).await?;
-    Ok(ApiOk(
-        format!("Updated client {}.", client.name),
-        view(&client, None),
-    ))
+    Ok(ApiOk(format!("Updated client {}.", client.name), view(&client, None)))
 }
 
 pub async fn reset_secret(
@@ -68,10 +53,7 @@ pub async fn reset_secret(
 ) -> ApiResult<Value> {
     let (client, secret) = state.svc.reset_client_secret(&caller, &client_id).await?;
     Ok(ApiOk(
-        format!(
-            "Reset the secret of {}. The old secret no longer works; issued keys stay valid.",
-            client.name
-        ),
+        format!("Reset the secret of {}. The old secret no longer works; issued keys stay valid.", client.name),
         view(&client, Some(secret.expose())),
     ))
 }
@@ -82,8 +64,5 @@ pub async fn delete(
     ApiPath(client_id): ApiPath<String>,
 ) -> ApiResult<Value> {
     let client = state.svc.delete_client(&caller, &client_id).await?;
-    Ok(ApiOk(
-        format!("Deleted client {} and every key it issued.", client.name),
-        json!({}),
-    ))
+    Ok(ApiOk(format!("Deleted client {} and every key it issued.", client.name), json!({})))
 }

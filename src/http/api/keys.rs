@@ -15,10 +15,7 @@ pub async fn list(
     ApiPath(user_id): ApiPath<i64>,
 ) -> ApiResult<Vec<Value>> {
     let keys = state.svc.keys_of(&caller, user_id).await?;
-    let docs = keys
-        .iter()
-        .map(|k| serde_json::to_value(KeyDocument::new(k, None)).unwrap_or(Value::Null))
-        .collect();
+    let docs = keys.iter().map(|k| serde_json::to_value(KeyDocument::new(k, None)).unwrap_or(Value::Null)).collect();
     Ok(ApiOk(format!("Returned {} API keys.", keys.len()), docs))
 }
 
@@ -38,8 +35,7 @@ pub async fn create(
         Some((client, _)) => format!("Created an API key for {}.", client.name),
         None => "Created an API key. Save the token now: it is not shown again.".into(),
     };
-    let doc = serde_json::to_value(KeyDocument::new(&issued.key, Some(issued.token.expose())))
-        .unwrap_or(Value::Null);
+    let doc = serde_json::to_value(KeyDocument::new(&issued.key, Some(issued.token.expose()))).unwrap_or(Value::Null);
     Ok(ApiOk(description, doc))
 }
 

@@ -30,23 +30,12 @@ pub fn router() -> Router<AppState> {
         .route("/users/{user_id}/api-tokens/{key_id}", delete(keys::revoke))
         .route("/clients", get(clients::list))
         .route("/clients/create", post(clients::create))
-        .route(
-            "/clients/{client_id}",
-            get(clients::get)
-                .patch(clients::edit)
-                .delete(clients::delete),
-        )
-        .route(
-            "/clients/{client_id}/reset-secret",
-            post(clients::reset_secret),
-        )
+        .route("/clients/{client_id}", get(clients::get).patch(clients::edit).delete(clients::delete))
+        .route("/clients/{client_id}/reset-secret", post(clients::reset_secret))
         .route("/oauth/create-code", post(oauth::create_code))
         .route("/oauth/token", post(oauth::token))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such API route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "this route does not accept that method",
-            )
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
         })
 }

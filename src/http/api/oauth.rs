@@ -60,15 +60,10 @@ pub async fn create_code(
 ) -> ApiResult<CodeDocument> {
     let body = match body {
         Ok(Json(b)) => b,
-        Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => {
-            CreateCodeBody::default()
-        }
+        Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => CreateCodeBody::default(),
         Err(e) => return Err(e.into()),
     };
-    let issued = state
-        .svc
-        .create_code(&caller, body.client_id.as_deref())
-        .await?;
+    let issued = state.svc.create_code(&caller, body.client_id.as_deref()).await?;
     Ok(ApiOk(
         "Created an authorization code. It is valid once, for the client you approved, for a limited time.".into(),
         CodeDocument { code: issued.code.expose().to_owned(), user_id: issued.user_id, created_on: issued.created_on },
@@ -92,10 +87,7 @@ pub async fn token(
     JsonOrForm(b): JsonOrForm<TokenBody>,
 ) -> ApiResult<Value> {
     let creds = match (b.client_id, b.client_secret) {
-        (Some(client_id), Some(client_secret)) => Some(ClientCredentials {
-            client_id,
-            client_secret,
-        }),
+        (Some(client_id), Some(client_secret)) => Some(ClientCredentials { client_id, client_secret }),
         (Some(_), None) => return Err(ApiError::bad_request("client_secret is missing")),
         (None, _) => None,
     };
@@ -106,17 +98,9 @@ pub async fn token(
         code_verifier: b.code_verifier,
         redirect_uri_required: true,
     };
-    let issued = state
-        .svc
-        .exchange_code(creds, req, &ip)
-        .await
-        .map_err(seeds_error)?;
-    let doc = serde_json::to_value(KeyDocument::new(&issued.key, Some(issued.token.expose())))
-        .unwrap_or(Value::Null);
-    Ok(ApiOk(
-        format!("Issued an API key for {}.", issued.client.name),
-        doc,
-    ))
+    let issued = state.svc.exchange_code(creds, req, &ip).await.map_err(seeds_error)?;
+    let doc = serde_json::to_value(KeyDocument::new(&issued.key, Some(issued.token.expose()))).unwrap_or(Value::Null);
+    Ok(ApiOk(format!("Issued an API key for {}.", issued.client.name), doc))
 }
 
 /// The original server's status codes for the exchange (see the spec).
@@ -137,7 +121,10 @@ fn seeds_error(e: ExchangeError) -> ApiError {
         ),
         ExchangeError::PkceFailed(why) => (StatusCode::BAD_REQUEST, why.into()),
         ExchangeError::RateLimited(secs) => {
-            let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, format!("too many failed client authentications; try again in {secs} seconds"));
+            let mut err = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many failed client authentications; try again in {secs} seconds"),
+            );
             err.retry_after = Some(secs);
             return err;
         }

@@ -9,15 +9,9 @@ use crate::http::envelope::{ApiOk, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, Auth};
 use crate::service::accounts::ProfileChanges;
 
-pub async fn get(
-    State(state): State<AppState>,
-    ApiPath(user_id): ApiPath<i64>,
-) -> ApiResult<UserView> {
+pub async fn get(State(state): State<AppState>, ApiPath(user_id): ApiPath<i64>) -> ApiResult<UserView> {
     let user = state.svc.profile(user_id).await?;
-    Ok(ApiOk(
-        format!("Found user {}.", user.username),
-        UserView::from(&user),
-    ))
+    Ok(ApiOk(format!("Found user {}.", user.username), UserView::from(&user)))
 }
 
 pub async fn patch(
@@ -27,8 +21,5 @@ pub async fn patch(
     ApiJson(changes): ApiJson<ProfileChanges>,
 ) -> ApiResult<UserView> {
     let user = state.svc.update_profile(&caller, user_id, changes).await?;
-    Ok(ApiOk(
-        format!("Updated the profile of {}.", user.username),
-        UserView::from(&user),
-    ))
+    Ok(ApiOk(format!("Updated the profile of {}.", user.username), UserView::from(&user)))
 }

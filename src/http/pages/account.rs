@@ -55,18 +55,11 @@ struct LogoutPage<'a> {
 /// The browser's pre-login secret, created if it has none yet; returns the
 /// form token and the cookie to set, if new.
 fn prelogin(state: &AppState, jar: &CookieJar) -> (String, Option<String>) {
-    match jar
-        .get(&state.web.prelogin_cookie_name)
-        .map(|c| c.value())
-        .filter(|v| !v.is_empty() && v.len() <= 100)
-    {
+    match jar.get(&state.web.prelogin_cookie_name).map(|c| c.value()).filter(|v| !v.is_empty() && v.len() <= 100) {
         Some(v) => (PlainSecret::from_presented(v).csrf_token(), None),
         None => {
             let fresh = PlainSecret::generate(SecretKind::Csrf);
-            (
-                fresh.csrf_token(),
-                Some(state.web.prelogin_set_cookie(fresh.expose())),
-            )
+            (fresh.csrf_token(), Some(state.web.prelogin_set_cookie(fresh.expose())))
         }
     }
 }
@@ -102,20 +95,10 @@ fn logged_in(state: &AppState, session: &NewSession, next: &str) -> Response {
     )
 }
 
-pub async fn login_form(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    Query(q): Query<NextQuery>,
-) -> Response {
+pub async fn login_form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<NextQuery>) -> Response {
     let (csrf, cookie) = prelogin(&state, &jar);
     let next = safe_next(q.next.as_deref().unwrap_or("/"));
-    let page = LoginPage {
-        site: &state.web.site_name,
-        csrf: &csrf,
-        next: &next,
-        username: "",
-        error: None,
-    };
+    let page = LoginPage { site: &state.web.site_name, csrf: &csrf, next: &next, username: "", error: None };
     with_cookie(render(&page), cookie)
 }
 
@@ -138,17 +121,7 @@ pub async fn login(
     let (csrf, cookie) = prelogin(&state, &jar);
     check_form(&headers, &csrf, &f.csrf)?;
     let next = safe_next(f.next.as_deref().unwrap_or("/"));
-    match state
-        .svc
-        .login(
-            Credentials {
-                username: f.username.clone(),
-                password: f.password,
-            },
-            &ip,
-        )
-        .await
-    {
+    match state.svc.login(Credentials { username: f.username.clone(), password: f.password }, &ip).await {
         Ok(session) => Ok(logged_in(&state, &session, &next)),
         Err(e) => {
             let status = status_of(&e);
@@ -161,29 +134,18 @@ pub async fn login(
             };
             let mut res = with_status(with_cookie(render(&page), cookie), status);
             if let ServiceError::RateLimited { retry_after_secs } = e {
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             Ok(res)
         }
     }
 }
 
-pub async fn register_form(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    Query(q): Query<NextQuery>,
-) -> Response {
+pub async fn register_form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<NextQuery>) -> Response {
     let (csrf, cookie) = prelogin(&state, &jar);
     let next = safe_next(q.next.as_deref().unwrap_or("/"));
-    let page = RegisterPage {
-        site: &state.web.site_name,
-        csrf: &csrf,
-        next: &next,
-        username: "",
-        email: "",
-        error: None,
-    };
+    let page =
+        RegisterPage { site: &state.web.site_name, csrf: &csrf, next: &next, username: "", email: "", error: None };
     with_cookie(render(&page), cookie)
 }
 
@@ -207,11 +169,7 @@ pub async fn register(
     let (csrf, cookie) = prelogin(&state, &jar);
     check_form(&headers, &csrf, &f.csrf)?;
     let next = safe_next(f.next.as_deref().unwrap_or("/"));
-    let r = Registration {
-        username: f.username.clone(),
-        password: f.password,
-        email: f.email.clone(),
-    };
+    let r = Registration { username: f.username.clone(), password: f.password, email: f.email.clone() };
     match state.svc.register(r, &ip).await {
         Ok(session) => Ok(logged_in(&state, &session, &next)),
         Err(e) => {
@@ -223,10 +181,7 @@ pub async fn register(
                 email: &f.email,
                 error: Some(e.to_string()),
             };
-            Ok(with_status(
-                with_cookie(render(&page), cookie),
-                status_of(&e),
-            ))
+            Ok(with_status(with_cookie(render(&page), cookie), status_of(&e)))
         }
     }
 }
@@ -234,10 +189,7 @@ pub async fn register(
 /// GET only asks: logging out changes state, so it takes a posted form.
 pub async fn logout_form(State(state): State<AppState>, jar: CookieJar) -> PageResult {
     let user = page_user(&state, &jar, "/").await?;
-    Ok(render(&LogoutPage {
-        site: &state.web.site_name,
-        csrf: &user.csrf,
-    }))
+    Ok(render(&LogoutPage { site: &state.web.site_name, csrf: &user.csrf }))
 }
 
 #[derive(Deserialize)]
@@ -259,8 +211,5 @@ pub async fn logout(
     };
     check_form(&headers, &user.csrf, &f.csrf)?;
     state.svc.logout(&user.caller).await?;
-    Ok(with_cookie(
-        Redirect::to("/login").into_response(),
-        Some(state.web.session_clear_cookie()),
-    ))
+    Ok(with_cookie(Redirect::to("/login").into_response(), Some(state.web.session_clear_cookie())))
 }

@@ -95,18 +95,9 @@ pub async fn authorize(
     consent(&state, &jar, &uri.to_string(), params).await
 }
 
-async fn consent(
-    state: &AppState,
-    jar: &CookieJar,
-    here: &str,
-    params: AuthorizationParams,
-) -> PageResult {
+async fn consent(state: &AppState, jar: &CookieJar, here: &str, params: AuthorizationParams) -> PageResult {
     let standard = params.standard;
-    let checked = state
-        .svc
-        .check_authorization(params)
-        .await
-        .map_err(|e| authorize_error(e, standard, state));
+    let checked = state.svc.check_authorization(params).await.map_err(|e| authorize_error(e, standard, state));
     let consent = match checked {
         Ok(c) => c,
         Err(Ok(redirect)) => return Ok(redirect),
@@ -139,44 +130,23 @@ async fn consent(
 
 /// Redirectable errors of the standard flow go back to the client; the rest
 /// (and every error of the seeds' page) are shown here.
-fn authorize_error(
-    e: AuthorizeError,
-    standard: bool,
-    state: &AppState,
-) -> Result<Response, PageError> {
+fn authorize_error(e: AuthorizeError, standard: bool, state: &AppState) -> Result<Response, PageError> {
     match e {
         AuthorizeError::NotRedirectable(message) => Err(PageError::Message {
             status: axum::http::StatusCode::BAD_REQUEST,
             heading: "This sign-in link does not work",
             message,
         }),
-        AuthorizeError::Redirectable {
-            redirect_uri,
-            state: s,
-            error,
-            description,
-        } if standard => Ok(error_redirect(
-            &redirect_uri,
-            error,
-            &description,
-            s.as_deref(),
-            state,
-        )),
-        AuthorizeError::Redirectable { description, .. } => {
-            Err(PageError::bad_request(description))
+        AuthorizeError::Redirectable { redirect_uri, state: s, error, description } if standard => {
+            Ok(error_redirect(&redirect_uri, error, &description, s.as_deref(), state))
         }
+        AuthorizeError::Redirectable { description, .. } => Err(PageError::bad_request(description)),
         AuthorizeError::Service(e) => Err(e.into()),
     }
 }
 
 /// `redirect_uri?error=…&error_description=…&state=…&iss=…` (RFC 6749 §4.1.2.1, RFC 9207).
-fn error_redirect(
-    redirect_uri: &str,
-    error: &str,
-    description: &str,
-    s: Option<&str>,
-    state: &AppState,
-) -> Response {
+fn error_redirect(redirect_uri: &str, error: &str, description: &str, s: Option<&str>, state: &AppState) -> Response {
     let mut pairs = vec![("error", error), ("error_description", description)];
     if let Some(s) = s {
         pairs.push(("state", s));
@@ -192,9 +162,7 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
             url.query_pairs_mut().extend_pairs(pairs);
             Redirect::to(url.as_str()).into_response()
         }
-        Err(_) => {
-            PageError::bad_request("the client's redirect URI is not a valid URL").into_response()
-        }
+        Err(_) => PageError::bad_request("the client's redirect URI is not a valid URL").into_response(),
     }
 }
 
@@ -216,10 +184,7 @@ pub async fn answer(
     check_form(&headers, &user.csrf, &f.csrf)?;
     match f.decision.as_str() {
         "approve" => {
-            let issued = state
-                .svc
-                .create_code(&user.caller, Some(&f.client_id))
-                .await?;
+            let issued = state.svc.create_code(&user.caller, Some(&f.client_id)).await?;
             let r = &issued.request;
             let issuer = state.web.issuer();
             let mut pairs = vec![("code", issued.code.expose())];
@@ -237,17 +202,11 @@ pub async fn answer(
         "decline" => match state.svc.decline(&user.caller, &f.client_id).await? {
             // The standard flow tells the client (RFC 6749 §4.1.2.1); the
             // seeds' flow sends nothing to the client's server.
-            Some(r) if r.standard => Ok(error_redirect(
-                &r.redirect_uri,
-                "access_denied",
-                "the user declined",
-                r.state.as_deref(),
-                &state,
-            )),
+            Some(r) if r.standard => {
+                Ok(error_redirect(&r.redirect_uri, "access_denied", "the user declined", r.state.as_deref(), &state))
+            }
             _ => Ok(Redirect::to("/?notice=declined").into_response()),
         },
-        _ => Err(PageError::bad_request(
-            "decision must be approve or decline",
-        )),
+        _ => Err(PageError::bad_request("decision must be approve or decline")),
     }
 }

@@ -9,9 +9,7 @@ use axum_extra::extract::Form;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::{
-    PageError, PageResult, PageUser, check_form, format_time, page_user, permission_lines, render,
-};
+use super::{PageError, PageResult, PageUser, check_form, format_time, page_user, permission_lines, render};
 use crate::domain::{Permission, PermissionSet};
 use crate::http::AppState;
 use crate::service::ServiceError;
@@ -157,11 +155,7 @@ async fn dashboard(
             None
         }
     };
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let mut res = render(&Dashboard {
         site: &state.web.site_name,
         username: &user.user.username,
@@ -192,11 +186,7 @@ fn client_row(c: &ClientRecord, base: &str) -> ClientRow {
     }
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    Query(q): Query<NoticeQuery>,
-) -> PageResult {
+pub async fn show(State(state): State<AppState>, jar: CookieJar, Query(q): Query<NoticeQuery>) -> PageResult {
     let user = page_user(&state, &jar, "/").await?;
     dashboard(&state, &user, notice_text(q.notice.as_deref()), None, Kept::Nothing).await
 }
@@ -212,13 +202,7 @@ async fn show_error(state: &AppState, user: &PageUser, e: ServiceError, kept: Ke
     }
 }
 
-fn secret_page(
-    state: &AppState,
-    user: &PageUser,
-    heading: String,
-    client: &ClientRecord,
-    secret: &str,
-) -> Response {
+fn secret_page(state: &AppState, user: &PageUser, heading: String, client: &ClientRecord, secret: &str) -> Response {
     render(&SecretPage {
         site: &state.web.site_name,
         username: &user.user.username,
@@ -247,12 +231,7 @@ pub struct ClientForm {
     require_pkce: Option<String>,
 }
 
-async fn form_user(
-    state: &AppState,
-    jar: &CookieJar,
-    headers: &HeaderMap,
-    csrf: &str,
-) -> Result<PageUser, PageError> {
+async fn form_user(state: &AppState, jar: &CookieJar, headers: &HeaderMap, csrf: &str) -> Result<PageUser, PageError> {
     let user = page_user(state, jar, "/").await?;
     check_form(headers, &user.csrf, csrf)?;
     Ok(user)
@@ -292,13 +271,9 @@ pub async fn create_client(
         require_pkce: f.require_pkce.is_some(),
     };
     match state.svc.create_client(&user.caller, draft).await {
-        Ok((client, secret)) => Ok(secret_page(
-            &state,
-            &user,
-            format!("Created {}", client.name),
-            &client,
-            secret.expose(),
-        )),
+        Ok((client, secret)) => {
+            Ok(secret_page(&state, &user, format!("Created {}", client.name), &client, secret.expose()))
+        }
         Err(e) => show_error(&state, &user, e, Kept::NewClient(typed)).await,
     }
 }
@@ -363,17 +338,8 @@ pub async fn reset_secret(
 ) -> PageResult {
     let Form(f) = form?;
     let user = form_user(&state, &jar, &headers, &f.csrf).await?;
-    let (client, secret) = state
-        .svc
-        .reset_client_secret(&user.caller, &client_id)
-        .await?;
-    Ok(secret_page(
-        &state,
-        &user,
-        format!("New secret for {}", client.name),
-        &client,
-        secret.expose(),
-    ))
+    let (client, secret) = state.svc.reset_client_secret(&user.caller, &client_id).await?;
+    Ok(secret_page(&state, &user, format!("New secret for {}", client.name), &client, secret.expose()))
 }
 
 pub async fn delete_client(
@@ -398,9 +364,6 @@ pub async fn revoke_key(
 ) -> PageResult {
     let Form(f) = form?;
     let user = form_user(&state, &jar, &headers, &f.csrf).await?;
-    state
-        .svc
-        .revoke_key(&user.caller, user.user.id, &key_id)
-        .await?;
+    state.svc.revoke_key(&user.caller, user.user.id, &key_id).await?;
     Ok(Redirect::to("/?notice=key-revoked").into_response())
 }

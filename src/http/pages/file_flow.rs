@@ -79,10 +79,7 @@ pub async fn create(
     let Form(f) = form?;
     let user = page_user(&state, &jar, &format!("/client-file-flow/{client_id}")).await?;
     check_form(&headers, &user.csrf, &f.csrf)?;
-    let issued = state
-        .svc
-        .create_client_key(user.user.id, &client_id)
-        .await?;
+    let issued = state.svc.create_client_key(user.user.id, &client_id).await?;
     let (client, replaced) = issued.client.as_ref().expect("a client key has its client");
     let file_text = match &client.api_key_format {
         Some(format) => render_key_file(format, issued.token.expose()),

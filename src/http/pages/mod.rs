@@ -27,37 +27,19 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(dashboard::show))
         .route("/login", get(account::login_form).post(account::login))
-        .route(
-            "/register",
-            get(account::register_form).post(account::register),
-        )
+        .route("/register", get(account::register_form).post(account::register))
         .route("/logout", get(account::logout_form).post(account::logout))
         .route("/oauth/request-auth", get(consent::request_auth))
         .route("/oauth/authorize", get(consent::authorize))
         .route("/oauth/consent", post(consent::answer))
-        .route(
-            "/client-file-flow/{client_id}",
-            get(file_flow::show).post(file_flow::create),
-        )
+        .route("/client-file-flow/{client_id}", get(file_flow::show).post(file_flow::create))
         .route("/clients", post(dashboard::create_client))
         .route("/clients/{client_id}/edit", post(dashboard::edit_client))
-        .route(
-            "/clients/{client_id}/reset-secret",
-            post(dashboard::reset_secret),
-        )
-        .route(
-            "/clients/{client_id}/delete",
-            post(dashboard::delete_client),
-        )
+        .route("/clients/{client_id}/reset-secret", post(dashboard::reset_secret))
+        .route("/clients/{client_id}/delete", post(dashboard::delete_client))
         .route("/keys/{key_id}/revoke", post(dashboard::revoke_key))
-        .route(
-            "/static/style.css",
-            get(|| asset("text/css", include_str!("../../../static/style.css"))),
-        )
-        .route(
-            "/static/app.js",
-            get(|| asset("text/javascript", include_str!("../../../static/app.js"))),
-        )
+        .route("/static/style.css", get(|| asset("text/css", include_str!("../../../static/style.css"))))
+        .route("/static/app.js", get(|| asset("text/javascript", include_str!("../../../static/app.js"))))
         .fallback(not_found)
 }
 
@@ -66,18 +48,13 @@ async fn not_found() -> PageError {
     PageError::Message {
         status: StatusCode::NOT_FOUND,
         heading: "Page not found",
-        message:
-            "There is no page at this address. Check the link, or start again from your dashboard."
-                .into(),
+        message: "There is no page at this address. Check the link, or start again from your dashboard.".into(),
     }
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut res = ([(header::CONTENT_TYPE, content_type)], body).into_response();
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     res
 }
 
@@ -85,22 +62,14 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
 #[derive(Debug)]
 pub enum PageError {
     /// A page explaining the problem, with its status code.
-    Message {
-        status: StatusCode,
-        heading: &'static str,
-        message: String,
-    },
+    Message { status: StatusCode, heading: &'static str, message: String },
     /// Not logged in: go to the login page, then come back to `next`.
     Login { next: String },
 }
 
 impl PageError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        PageError::Message {
-            status: StatusCode::BAD_REQUEST,
-            heading: "That did not work",
-            message: message.into(),
-        }
+        PageError::Message { status: StatusCode::BAD_REQUEST, heading: "That did not work", message: message.into() }
     }
 }
 
@@ -111,24 +80,14 @@ impl From<ServiceError> for PageError {
             ServiceError::Unauthenticated(_) | ServiceError::InvalidToken(_) => {
                 (StatusCode::UNAUTHORIZED, "Please log in")
             }
-            ServiceError::Forbidden(_) | ServiceError::InsufficientScope(_) => {
-                (StatusCode::FORBIDDEN, "Not allowed")
-            }
+            ServiceError::Forbidden(_) | ServiceError::InsufficientScope(_) => (StatusCode::FORBIDDEN, "Not allowed"),
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, "That did not work"),
-            ServiceError::RateLimited { .. } => {
-                (StatusCode::TOO_MANY_REQUESTS, "Too many attempts")
-            }
-            ServiceError::Unavailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable")
-            }
+            ServiceError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts"),
+            ServiceError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
             ServiceError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
         };
-        PageError::Message {
-            status,
-            heading,
-            message: e.to_string(),
-        }
+        PageError::Message { status, heading, message: e.to_string() }
     }
 }
 
@@ -146,10 +105,7 @@ impl From<axum_extra::extract::FormRejection> for PageError {
 
 impl From<QueryRejection> for PageError {
     fn from(r: QueryRejection) -> Self {
-        PageError::bad_request(format!(
-            "The link's parameters are not valid: {}",
-            r.body_text()
-        ))
+        PageError::bad_request(format!("The link's parameters are not valid: {}", r.body_text()))
     }
 }
 
@@ -176,11 +132,7 @@ struct ErrorPage {
 }
 
 fn message_page(site: &str, heading: &str, message: &str, status: StatusCode) -> Response {
-    let mut res = render(&MessagePage {
-        site,
-        heading,
-        message,
-    });
+    let mut res = render(&MessagePage { site, heading, message });
     *res.status_mut() = status;
     res
 }
@@ -193,12 +145,7 @@ pub async fn with_site_name(State(state): State<AppState>, res: Response) -> Res
         return res;
     };
     let (mut parts, _) = res.into_parts();
-    let named = message_page(
-        &state.web.site_name,
-        page.heading,
-        &page.message,
-        parts.status,
-    );
+    let named = message_page(&state.web.site_name, page.heading, &page.message, parts.status);
     let (named_parts, body) = named.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.extend(named_parts.headers);
@@ -214,18 +161,13 @@ impl IntoResponse for PageError {
                 url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
             ))
             .into_response(),
-            PageError::Message {
-                status,
-                heading,
-                message,
-            } => {
+            PageError::Message { status, heading, message } => {
                 // The site name is not at hand here: `with_site_name` renders
                 // the page again with it.
                 let mut res = message_page("Tachi", heading, &message, status);
                 res.extensions_mut().insert(ErrorPage { heading, message });
                 if status == StatusCode::TOO_MANY_REQUESTS {
-                    res.headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+                    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
                 }
                 res
             }
@@ -254,29 +196,20 @@ pub struct PageUser {
 
 /// Authenticates a page request by its session cookie; not logged in means
 /// "log in, then come back to `here`".
-pub async fn page_user(
-    state: &AppState,
-    jar: &CookieJar,
-    here: &str,
-) -> Result<PageUser, PageError> {
+pub async fn page_user(state: &AppState, jar: &CookieJar, here: &str) -> Result<PageUser, PageError> {
     let caller = match session_cookie(jar, state) {
         Some(value) => state.svc.session_caller(value).await?,
         None => None,
     };
     match caller {
         Some(caller) => {
-            let (Some(user), Via::Session { csrf_token, .. }) = (caller.user.clone(), &caller.via)
-            else {
-                return Err(PageError::Login {
-                    next: safe_next(here),
-                });
+            let (Some(user), Via::Session { csrf_token, .. }) = (caller.user.clone(), &caller.via) else {
+                return Err(PageError::Login { next: safe_next(here) });
             };
             let csrf = csrf_token.clone();
             Ok(PageUser { caller, user, csrf })
         }
-        None => Err(PageError::Login {
-            next: safe_next(here),
-        }),
+        None => Err(PageError::Login { next: safe_next(here) }),
     }
 }
 
@@ -301,25 +234,17 @@ pub fn safe_next(next: &str) -> String {
         && !next.starts_with("/\\")
         && next.len() <= 4000
         && !next.chars().any(|c| c.is_control() || c == '\\');
-    if local {
-        next.to_owned()
-    } else {
-        "/".to_owned()
-    }
+    if local { next.to_owned() } else { "/".to_owned() }
 }
 
 /// Each permission's name and plain-words meaning, for the pages.
-pub fn permission_lines(
-    perms: impl Iterator<Item = Permission>,
-) -> Vec<(&'static str, &'static str)> {
+pub fn permission_lines(perms: impl Iterator<Item = Permission>) -> Vec<(&'static str, &'static str)> {
     perms.map(|p| (p.as_str(), p.describe())).collect()
 }
 
 /// The first letter of a name, for the round badge that stands for an app.
 pub fn initial(name: &str) -> String {
-    name.chars()
-        .find(|c| c.is_alphanumeric())
-        .map_or_else(|| "?".to_owned(), |c| c.to_uppercase().collect())
+    name.chars().find(|c| c.is_alphanumeric()).map_or_else(|| "?".to_owned(), |c| c.to_uppercase().collect())
 }
 
 /// "2026-11-23 06:55 UTC" from unix milliseconds.
@@ -336,11 +261,7 @@ pub fn format_time(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
 }
 
 #[cfg(test)]
@@ -349,17 +270,8 @@ mod tests {
 
     #[test]
     fn next_must_be_a_local_path() {
-        assert_eq!(
-            safe_next("/oauth/request-auth?clientID=CI1"),
-            "/oauth/request-auth?clientID=CI1"
-        );
-        for bad in [
-            "https://evil.example",
-            "//evil.example",
-            "/\\evil.example",
-            "javascript:alert(1)",
-            "",
-        ] {
+        assert_eq!(safe_next("/oauth/request-auth?clientID=CI1"), "/oauth/request-auth?clientID=CI1");
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)", ""] {
             assert_eq!(safe_next(bad), "/", "{bad}");
         }
     }

@@ -144,13 +144,7 @@ impl Browser {
             .await
             .expect("a Chromium session from chromedriver");
         let session = client.session_id().await.ok().flatten();
-        let b = Browser {
-            client,
-            session,
-            downloads,
-            _profile: profile,
-            _slot: slot,
-        };
+        let b = Browser { client, session, downloads, _profile: profile, _slot: slot };
         b.resize((width, height)).await;
         b
     }
@@ -164,15 +158,8 @@ impl Browser {
     /// Sets the size of the page's viewport (not the window's outer size).
     pub async fn resize(&self, (width, height): (u32, u32)) {
         self.client.set_window_size(width, height).await.unwrap();
-        let inner = self
-            .client
-            .execute("return [window.innerWidth, window.innerHeight]", vec![])
-            .await
-            .unwrap();
-        let (iw, ih) = (
-            inner[0].as_u64().unwrap() as u32,
-            inner[1].as_u64().unwrap() as u32,
-        );
+        let inner = self.client.execute("return [window.innerWidth, window.innerHeight]", vec![]).await.unwrap();
+        let (iw, ih) = (inner[0].as_u64().unwrap() as u32, inner[1].as_u64().unwrap() as u32);
         if (iw, ih) != (width, height) {
             // The window may have a frame: grow the window by its size.
             let ow = width + width.saturating_sub(iw);
@@ -182,10 +169,7 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) {
-        self.client
-            .goto(url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
     }
 
     pub async fn url(&self) -> url::Url {
@@ -200,24 +184,14 @@ impl Browser {
             if ok(&url) {
                 return url;
             }
-            assert!(
-                start.elapsed() < WAIT,
-                "waited {WAIT:?} for {what}; the browser is at {url}"
-            );
+            assert!(start.elapsed() < WAIT, "waited {WAIT:?} for {what}; the browser is at {url}");
             tokio::time::sleep(POLL).await;
         }
     }
 
     /// Waits for the element matching `css` to exist.
     pub async fn find(&self, css: &str) -> Element {
-        match self
-            .client
-            .wait()
-            .at_most(WAIT)
-            .every(POLL)
-            .for_element(Locator::Css(css))
-            .await
-        {
+        match self.client.wait().at_most(WAIT).every(POLL).for_element(Locator::Css(css)).await {
             Ok(e) => e,
             Err(e) => {
                 let url = self.url().await;
@@ -240,11 +214,7 @@ impl Browser {
                     return e;
                 }
             }
-            assert!(
-                start.elapsed() < WAIT,
-                "no {css} with text {text:?} on {}",
-                self.url().await
-            );
+            assert!(start.elapsed() < WAIT, "no {css} with text {text:?} on {}", self.url().await);
             tokio::time::sleep(POLL).await;
         }
     }
@@ -265,20 +235,14 @@ impl Browser {
     }
 
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+        self.find(css).await.click().await.unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
     }
 
     /// Presses and releases one key (e.g. `fantoccini::key::Key::Tab`).
     pub async fn press(&self, key: fantoccini::key::Key) {
         use fantoccini::actions::{InputSource, KeyAction, KeyActions};
         let value: char = key.into();
-        let keys = KeyActions::new("keyboard".into())
-            .then(KeyAction::Down { value })
-            .then(KeyAction::Up { value });
+        let keys = KeyActions::new("keyboard".into()).then(KeyAction::Down { value }).then(KeyAction::Up { value });
         self.client.perform_actions(keys).await.unwrap();
         self.client.release_actions().await.unwrap();
     }
@@ -289,22 +253,14 @@ impl Browser {
 
     /// The page fits the viewport's width: nothing to scroll sideways.
     pub async fn assert_no_horizontal_scroll(&self) {
-        let v = self
-            .js("return [document.documentElement.scrollWidth, window.innerWidth, location.pathname]")
-            .await;
-        assert!(
-            v[0].as_u64().unwrap() <= v[1].as_u64().unwrap(),
-            "the page {} scrolls sideways: {v}",
-            v[2]
-        );
+        let v = self.js("return [document.documentElement.scrollWidth, window.innerWidth, location.pathname]").await;
+        assert!(v[0].as_u64().unwrap() <= v[1].as_u64().unwrap(), "the page {} scrolls sideways: {v}", v[2]);
     }
 
     /// A full-page screenshot into `artifacts/screenshots/<name>.png`.
     pub async fn screenshot(&self, name: &str) {
         let (w, h) = self.client.get_window_size().await.unwrap();
-        let inner = self
-            .js("return [window.innerWidth, window.innerHeight]")
-            .await;
+        let inner = self.js("return [window.innerWidth, window.innerHeight]").await;
         let ih = inner[1].as_u64().unwrap();
         let full = self
             .js("return Math.ceil(Math.max(document.documentElement.scrollHeight, document.body.scrollHeight))")
@@ -312,15 +268,9 @@ impl Browser {
             .as_u64()
             .unwrap();
         let tall = full.max(ih).min(6000);
-        self.client
-            .set_window_size(w as u32, (h - ih + tall) as u32)
-            .await
-            .unwrap();
+        self.client.set_window_size(w as u32, (h - ih + tall) as u32).await.unwrap();
         let png = self.client.screenshot().await.unwrap();
-        self.client
-            .set_window_size(w as u32, h as u32)
-            .await
-            .unwrap();
+        self.client.set_window_size(w as u32, h as u32).await.unwrap();
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
@@ -343,11 +293,7 @@ impl Browser {
             if path.exists() && !partial {
                 return path;
             }
-            assert!(
-                start.elapsed() < WAIT,
-                "{file_name} was not downloaded into {}",
-                self.downloads.path().display()
-            );
+            assert!(start.elapsed() < WAIT, "{file_name} was not downloaded into {}", self.downloads.path().display());
             tokio::time::sleep(POLL).await;
         }
     }
@@ -409,11 +355,7 @@ impl Callback {
                 })
                 .await;
         });
-        Callback {
-            url: format!("http://{addr}/tachi-callback"),
-            hits,
-            _stop: tx,
-        }
+        Callback { url: format!("http://{addr}/tachi-callback"), hits, _stop: tx }
     }
 
     /// The query strings received so far.
@@ -424,14 +366,7 @@ impl Callback {
     /// The parameters of the only visit so far.
     pub fn only_visit(&self) -> std::collections::HashMap<String, String> {
         let hits = self.hits();
-        assert_eq!(
-            hits.len(),
-            1,
-            "the redirect URI was visited {} times: {hits:?}",
-            hits.len()
-        );
-        url::form_urlencoded::parse(hits[0].as_bytes())
-            .into_owned()
-            .collect()
+        assert_eq!(hits.len(), 1, "the redirect URI was visited {} times: {hits:?}", hits.len());
+        url::form_urlencoded::parse(hits[0].as_bytes()).into_owned().collect()
     }
 }

@@ -125,7 +125,65 @@ impl TestServer {
     pub fn with_key(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
         self.anonymous().request(method, self.api(path)).bearer_auth(key)
     }
+
+    /// A cookie-keeping client with no session yet: a fresh browser.
+    pub fn browser(&self) -> Client {
+        Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    /// `POST /auth/login` from `http` (whose cookie jar keeps the session on success).
+    pub async fn login_with(&self, http: &Client, username: &str, password: &str) -> Response {
+        http.post(self.api("/auth/login"))
+            .json(&json!({ "username": username, "!password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs `username` in from a fresh browser and returns them as a `User`.
+    pub async fn login(&self, username: &str) -> User {
+        let http = self.browser();
+        let body = expect_ok(self.login_with(&http, username, PASSWORD).await).await;
+        User { id: body["userID"].as_i64().unwrap(), username: username.into(), http, api: self.api("") }
+    }
+
+    /// Operator action on this server's database, as `tachi-auth user NAME --admin/--banned` does.
+    pub async fn set_user_flags(&self, username: &str, admin: Option<bool>, banned: Option<bool>) {
+        let store = tachi_auth::storage::Store::connect(&self.database_url, &Default::default()).await.unwrap();
+        let key = tachi_auth::domain::user::username_key(username);
+        assert!(store.set_user_flags(&key, admin, banned).await.unwrap(), "no user {username}");
+        store.close().await;
+    }
+
+    pub async fn ban(&self, username: &str) {
+        self.set_user_flags(username, None, Some(true)).await;
+    }
+
+    /// The token exchange with a body the test writes itself.
+    pub async fn exchange_with(&self, body: Value) -> Response {
+        self.anonymous().post(self.api("/oauth/token")).json(&body).send().await.unwrap()
+    }
+
+    /// The exchange's JSON body for `client` and `code`, to alter one field of.
+    pub fn exchange_body(&self, client: &ApiClient, code: &str) -> Value {
+        json!({
+            "client_id": client.id, "client_secret": client.secret, "grant_type": "authorization_code",
+            "redirect_uri": client.redirect_uri(), "code": code,
+        })
+    }
 }
+
+/// The value of the cookie `name` set by a response, and its attributes.
+pub fn set_cookie(res: &Response, name: &str) -> Option<(String, String)> {
+    res.headers().get_all(reqwest::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+        let (n, v) = pair.split_once('=')?;
+        (n.trim() == name).then(|| (v.trim().to_owned(), attrs.to_owned()))
+    })
+}
+
+/// The session cookie's name with the default site name.
+pub const SESSION_COOKIE: &str = "Tachi_SESSION";
 
 impl Drop for TestServer {
     fn drop(&mut self) {
@@ -170,7 +228,13 @@ impl User {
     /// Opens the consent screen and creates the code, as the seeds' page does.
     pub async fn approve(&self, client: &ApiClient) -> String {
         assert_eq!(self.open_consent(client).await.status(), StatusCode::OK);
-        let res = self.http.post(self.api("/oauth/create-code")).json(&json!({ "clientID": client.id })).send().await.unwrap();
+        let res = self
+            .http
+            .post(self.api("/oauth/create-code"))
+            .json(&json!({ "clientID": client.id }))
+            .send()
+            .await
+            .unwrap();
         let body = expect_ok(res).await;
         body["code"].as_str().unwrap().to_owned()
     }
@@ -189,6 +253,23 @@ impl User {
 
     pub async fn delete(&self, path: &str) -> Response {
         self.http.delete(self.api(path)).send().await.unwrap()
+    }
+
+    /// `POST /users/:me/api-tokens/create` with `body`; the raw response.
+    pub async fn request_key(&self, body: Value) -> Response {
+        self.post(&format!("/users/{}/api-tokens/create", self.id), body).await
+    }
+
+    /// A personal API key with `permissions`; returns its token.
+    pub async fn personal_key(&self, permissions: &[&str]) -> String {
+        let doc = expect_ok(self.request_key(json!({ "permissions": permissions })).await).await;
+        doc["token"].as_str().unwrap().to_owned()
+    }
+
+    /// This user's keys as `GET /users/:me/api-tokens` lists them.
+    pub async fn keys(&self) -> Vec<Value> {
+        let body = expect_ok(self.get(&format!("/users/{}/api-tokens", self.id)).await).await;
+        body.as_array().unwrap().clone()
     }
 }
 

@@ -78,7 +78,8 @@ impl PgCluster {
 
     /// Starts the server (again) on the same port.
     pub fn resume(&self) {
-        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
+        let opts =
+            format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
         let log = self.dir.path().join("log");
         run(&self.bin, "pg_ctl", &["-D", &self.data, "-l", log.to_str().unwrap(), "-o", &opts, "-w", "start"]);
     }

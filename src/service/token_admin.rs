@@ -1,0 +1,61 @@
+//! What an authenticated client may ask about the keys it obtained:
+//! introspection (RFC 7662) and revocation (RFC 7009).
+//!
+//! A client only ever sees or revokes keys issued to *it*: any other key —
+//! another client's, a personal key, an unknown value — is "not active" to
+//! introspection and silently ignored by revocation, so neither endpoint
+//! tells a client whether a value it does not own is a live key.
+
+use crate::domain::{PermissionSet, PlainSecret};
+use crate::storage::ClientRecord;
+
+use super::{Service, ServiceResult};
+
+/// Longer values cannot be keys; they are not looked up.
+const MAX_TOKEN_LEN: usize = 512;
+
+/// An active key, as introspection describes it.
+#[derive(Debug, Clone)]
+pub struct ActiveToken {
+    pub user_id: i64,
+    pub username: String,
+    pub permissions: PermissionSet,
+    pub client_id: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl Service {
+    /// RFC 7662: the key `token`, if it is live, issued to `client`, and its
+    /// owner is not banned.
+    pub async fn introspect(&self, client: &ClientRecord, token: &str) -> ServiceResult<Option<ActiveToken>> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Ok(None);
+        }
+        let hash = PlainSecret::from_presented(token).hash();
+        let Some(key) = self.store.bearer_key(&hash).await? else {
+            return Ok(None);
+        };
+        match key.client_id {
+            Some(owner) if owner == client.client_id && !key.is_banned => Ok(Some(ActiveToken {
+                user_id: key.user_id,
+                username: key.username,
+                permissions: key.permissions,
+                client_id: owner,
+                created_at: key.created_at,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// RFC 7009: revokes `token` if `client` obtained it. Whether anything
+    /// was revoked is deliberately not returned (the answer is 200 either way).
+    pub async fn revoke_client_token(&self, client: &ClientRecord, token: &str) -> ServiceResult<()> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Ok(());
+        }
+        let hash = PlainSecret::from_presented(token).hash();
+        self.store.delete_client_key_by_token(&hash, &client.client_id).await?;
+        Ok(())
+    }
+}
