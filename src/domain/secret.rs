@@ -109,7 +109,7 @@ pub fn same_token(a: &str, b: &str) -> bool {
 /// SHA-256 of a secret. A fast hash is right here: the secrets are 160-bit
 /// random, so there is nothing for a slow hash to protect against, and bearer
 /// validation (every API request) stays one cheap lookup.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SecretHash([u8; 32]);
 
 impl SecretHash {

@@ -105,7 +105,8 @@ impl Service {
         if token.is_empty() || token.len() > 512 {
             return Err(ServiceError::InvalidToken("the API key is missing or malformed".into()));
         }
-        let Some(key) = self.store.bearer_key(&PlainSecret::from_presented(token).hash()).await? else {
+        let token = PlainSecret::from_presented(token).hash();
+        let Some(key) = self.store.bearer_key(&token).await? else {
             return Err(ServiceError::InvalidToken("this API key is not valid (unknown or revoked)".into()));
         };
         if key.is_banned {
@@ -113,12 +114,7 @@ impl Service {
         }
         let now = now_ms();
         if key.last_used_at.is_none_or(|t| now - t > TOUCH_INTERVAL_MS) {
-            // Off the request path: a lost touch costs nothing but precision.
-            let store = self.store.clone();
-            let key_id = key.key_id.clone();
-            tokio::spawn(async move {
-                let _ = store.touch_key(&key_id, now).await;
-            });
+            self.store.touch_key(&token, &key.key_id, now);
         }
         Ok(Caller {
             user: Some(CallerUser { id: key.user_id, username: key.username, is_admin: key.is_admin }),

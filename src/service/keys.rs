@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::domain::secret::random_id;
-use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretKind, now_ms};
+use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, now_ms};
 use crate::storage::{ApiKeyRecord, ClientRecord, NewApiKey};
 
 use super::{Caller, Service, ServiceError, ServiceResult};
@@ -77,7 +77,7 @@ impl Service {
                 let token = PlainSecret::generate(SecretKind::ApiKey);
                 let key = self
                     .store
-                    .insert_api_key(new_key(&token, user_id, identifier.trim().to_owned(), permissions, None))
+                    .insert_api_key(new_key(token.hash(), user_id, identifier.trim().to_owned(), permissions, None))
                     .await?;
                 Ok(IssuedKey { key, token, client: None })
             }
@@ -91,7 +91,7 @@ impl Service {
         let client = self.client(client_id).await?;
         let token = PlainSecret::generate(SecretKind::ApiKey);
         let identifier = client_key_identifier(&client.name);
-        let new = new_key(&token, user_id, identifier, client.permissions, Some(client.client_id.clone()));
+        let new = new_key(token.hash(), user_id, identifier, client.permissions, Some(client.client_id.clone()));
         let (mut key, replaced) = self.store.replace_client_key(new).await?;
         key.client_name = Some(client.name.clone());
         Ok(IssuedKey { key, token, client: Some((client, replaced)) })
@@ -107,7 +107,7 @@ impl Service {
 }
 
 pub(super) fn new_key(
-    token: &PlainSecret,
+    token_hash: SecretHash,
     user_id: i64,
     identifier: String,
     permissions: PermissionSet,
@@ -115,7 +115,7 @@ pub(super) fn new_key(
 ) -> NewApiKey {
     NewApiKey {
         id: random_id("AK"),
-        token_hash: token.hash(),
+        token_hash,
         user_id,
         identifier,
         permissions,

@@ -7,7 +7,9 @@
 
 use crate::domain::secret::is_well_formed_id;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, now_ms, pkce};
-use crate::storage::{ApiKeyRecord, ClientRecord, NewAuthCode, PendingRequest, Redemption};
+use crate::storage::{
+    ApiKeyRecord, AuthCodeRecord, ClientRecord, NewApiKey, NewAuthCode, PendingRequest, RedeemDecision, Redemption,
+};
 
 use super::keys::{client_key_identifier, new_key};
 use super::{Caller, Service, ServiceError, ServiceResult};
@@ -129,6 +131,10 @@ fn bounded(name: &str, v: Option<String>) -> Result<Option<String>, Invalid> {
             Err(Invalid::new(format!("{name} is longer than {MAX_PARAM_LEN} characters")))
         }
         Some(s) if s.is_empty() => Ok(None),
+        // Sent back in a redirect and stored as text: PostgreSQL refuses NUL.
+        Some(s) if s.chars().any(char::is_control) => {
+            Err(Invalid::new(format!("{name} must not contain control characters")))
+        }
         v => Ok(v),
     }
 }
@@ -334,49 +340,44 @@ impl Service {
             return Err(ExchangeError::InvalidCode);
         }
         let code_hash = PlainSecret::from_presented(code).hash();
-        let verifier = req.code_verifier;
-        let mut pkce_failure = None;
         let token = PlainSecret::generate(SecretKind::ApiKey);
-        let redemption = self
-            .store
-            .redeem_code(
-                &code_hash,
-                &client.client_id,
-                now_ms(),
-                |code| {
-                    pkce_failure = match (&code.code_challenge, verifier.as_deref()) {
-                        (Some(challenge), Some(v)) if pkce::verify(challenge, v) => None,
-                        (Some(_), Some(_)) => Some("code_verifier does not match the code_challenge"),
-                        (Some(_), None) => Some("code_verifier is required: the authorization request used PKCE"),
-                        (None, Some(_)) => {
-                            Some("code_verifier was sent but the authorization request had no code_challenge")
-                        }
-                        (None, None) => None,
-                    };
-                    // RFC 6749 §4.1.3: the redirect URI must match the one the code was issued for.
-                    pkce_failure.is_none() && req.redirect_uri.as_ref().is_none_or(|r| *r == code.redirect_uri)
-                },
-                |code| {
-                    let mut k = new_key(
-                        &token,
-                        code.user_id,
-                        client_key_identifier(&client.name),
-                        code.permissions,
-                        Some(client.client_id.clone()),
-                    );
-                    k.from_code_hash = Some(code_hash);
-                    k
-                },
-            )
-            .await?;
+        let decide: RedeemDecision = {
+            let (verifier, redirect_uri) = (req.code_verifier.clone(), req.redirect_uri.clone());
+            let (token, client_id, identifier) =
+                (token.hash(), client.client_id.clone(), client_key_identifier(&client.name));
+            Box::new(move |code| {
+                refusal(code, verifier.as_deref(), redirect_uri.as_deref()).is_none().then(|| NewApiKey {
+                    from_code_hash: Some(code_hash),
+                    ..new_key(token, code.user_id, identifier.clone(), code.permissions, Some(client_id.clone()))
+                })
+            })
+        };
+        let redemption = self.store.redeem_code(&code_hash, &client.client_id, now_ms(), decide).await?;
         match redemption {
             Redemption::Issued { mut key, .. } => {
                 key.client_name = Some(client.name.clone());
                 Ok(ExchangedKey { key, token, client })
             }
-            Redemption::Refused(_) => Err(pkce_failure.map_or(ExchangeError::InvalidCode, ExchangeError::PkceFailed)),
+            Redemption::Refused(code) => Err(refusal(&code, req.code_verifier.as_deref(), req.redirect_uri.as_deref())
+                .unwrap_or(ExchangeError::InvalidCode)),
             Redemption::Replayed => Err(ExchangeError::CodeReplayed),
             Redemption::Invalid => Err(ExchangeError::InvalidCode),
         }
     }
+}
+
+/// Why a live code cannot be redeemed by this request, if it cannot.
+fn refusal(code: &AuthCodeRecord, verifier: Option<&str>, redirect_uri: Option<&str>) -> Option<ExchangeError> {
+    let pkce_failure = match (&code.code_challenge, verifier) {
+        (Some(challenge), Some(v)) if pkce::verify(challenge, v) => None,
+        (Some(_), Some(_)) => Some("code_verifier does not match the code_challenge"),
+        (Some(_), None) => Some("code_verifier is required: the authorization request used PKCE"),
+        (None, Some(_)) => Some("code_verifier was sent but the authorization request had no code_challenge"),
+        (None, None) => None,
+    };
+    if let Some(failure) = pkce_failure {
+        return Some(ExchangeError::PkceFailed(failure));
+    }
+    // RFC 6749 §4.1.3: the redirect URI must match the one the code was issued for.
+    redirect_uri.is_some_and(|r| r != code.redirect_uri).then_some(ExchangeError::InvalidCode)
 }

@@ -6,9 +6,22 @@ use super::{ApiKeyRecord, BearerKey, NewApiKey, Store, StoreResult, on_pool};
 use crate::domain::SecretHash;
 
 impl Store {
-    /// The hot path: one lookup on the unique index of `token_hash`, joined
-    /// to the owner for the banned flag.
+    /// The hot path: served from the key cache when it can be trusted (see
+    /// `key_cache`), otherwise one lookup on the unique index of `token_hash`,
+    /// joined to the owner for the banned flag.
     pub async fn bearer_key(&self, token: &SecretHash) -> StoreResult<Option<BearerKey>> {
+        if let Some(key) = self.keys.get(token) {
+            return Ok(Some(key));
+        }
+        let generation = self.keys.generation();
+        let key = self.bearer_key_uncached(token).await?;
+        if let Some(key) = &key {
+            self.keys.insert(generation, *token, key.clone());
+        }
+        Ok(key)
+    }
+
+    async fn bearer_key_uncached(&self, token: &SecretHash) -> StoreResult<Option<BearerKey>> {
         let sql = "SELECT k.id AS key_id, k.user_id, u.username, k.permissions, k.client_id, k.created_at, k.last_used_at, \
                    u.is_admin, u.is_banned \
                    FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.token_hash = $1";
@@ -19,13 +32,22 @@ impl Store {
             .map(Into::into)))
     }
 
-    /// Records that a key was used. Called rarely (see `service::auth`), so
-    /// that validation stays a read.
-    pub async fn touch_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
-        on_pool!(self, p => {
-            sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1").bind(key_id).bind(now).execute(p).await?;
-            Ok(())
-        })
+    /// Records that a key was used, in the background: called rarely (see
+    /// `service::auth`) so that validation stays a read, and a lost touch
+    /// costs nothing but precision.
+    pub fn touch_key(&self, token: &SecretHash, key_id: &str, now: i64) {
+        self.keys.touched(token, now);
+        let store = self.clone();
+        let key_id = key_id.to_owned();
+        tokio::spawn(async move {
+            on_pool!(store, p => {
+                let _ = sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+                    .bind(&key_id)
+                    .bind(now)
+                    .execute(p)
+                    .await;
+            })
+        });
     }
 
     pub async fn insert_api_key(&self, k: NewApiKey) -> StoreResult<ApiKeyRecord> {
@@ -37,9 +59,14 @@ impl Store {
     /// for the same client, in one transaction (the Client File Flow: keys are
     /// stored hashed, so a "current key" cannot be shown again, only replaced).
     /// Returns the new key and how many keys it replaced.
+    ///
+    /// The owner's row is locked first (a no-op UPDATE): two concurrent
+    /// requests, on any instances, replace one after the other and leave one key.
     pub async fn replace_client_key(&self, k: NewApiKey) -> StoreResult<(ApiKeyRecord, u64)> {
-        on_pool!(self, p => {
+        let _turn = self.write_turn().await;
+        let outcome = on_pool!(self, p => {
             let mut tx = p.begin().await?;
+            sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(k.user_id).execute(&mut *tx).await?;
             let replaced = sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND client_id = $2")
                 .bind(k.user_id)
                 .bind(k.client_id.as_deref())
@@ -48,8 +75,12 @@ impl Store {
                 .rows_affected();
             insert_key_query!(k).execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok((k.into_record(), replaced))
-        })
+            (k.into_record(), replaced)
+        });
+        if outcome.1 > 0 {
+            self.keys_changed();
+        }
+        Ok(outcome)
     }
 
     pub async fn keys_of_user(&self, user_id: i64) -> StoreResult<Vec<ApiKeyRecord>> {
@@ -68,22 +99,30 @@ impl Store {
 
     /// Revokes one of a user's keys; false if the user has no such key.
     pub async fn delete_user_key(&self, user_id: i64, key_id: &str) -> StoreResult<bool> {
-        on_pool!(self, p => Ok(sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND id = $2")
+        let deleted = on_pool!(self, p => sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND id = $2")
             .bind(user_id)
             .bind(key_id)
             .execute(p)
             .await?
-            .rows_affected() > 0))
+            .rows_affected() > 0);
+        if deleted {
+            self.keys_changed();
+        }
+        Ok(deleted)
     }
 
     /// Revokes a key by its token, but only if `client_id` issued it
     /// (RFC 7009: a client revokes its own tokens). False if nothing matched.
     pub async fn delete_client_key_by_token(&self, token: &SecretHash, client_id: &str) -> StoreResult<bool> {
-        on_pool!(self, p => Ok(sqlx::query("DELETE FROM api_keys WHERE token_hash = $1 AND client_id = $2")
+        let deleted = on_pool!(self, p => sqlx::query("DELETE FROM api_keys WHERE token_hash = $1 AND client_id = $2")
             .bind(token.as_bytes())
             .bind(client_id)
             .execute(p)
             .await?
-            .rows_affected() > 0))
+            .rows_affected() > 0);
+        if deleted {
+            self.keys_changed();
+        }
+        Ok(deleted)
     }
 }

@@ -138,7 +138,7 @@ impl Store {
     /// (foreign keys cascade, and the explicit deletes make that independent
     /// of the engine's foreign-key settings).
     pub async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-        on_pool!(self, p => {
+        let deleted = on_pool!(self, p => {
             let mut tx = p.begin().await?;
             for sql in [
                 "DELETE FROM api_keys WHERE client_id = $1",
@@ -153,7 +153,11 @@ impl Store {
                 .await?
                 .rows_affected() > 0;
             tx.commit().await?;
-            Ok(deleted)
-        })
+            deleted
+        });
+        if deleted {
+            self.keys_changed();
+        }
+        Ok(deleted)
     }
 }

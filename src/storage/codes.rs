@@ -1,16 +1,26 @@
 //! Pending authorization requests and authorization codes: the two halves of
 //! the code flow, each consumed exactly once by a single atomic statement.
 
+use tokio::sync::mpsc;
+
+use super::group_commit::Job;
 use super::records::{AuthCodeRow, PENDING_COLUMNS, PendingRow};
-use super::{ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreResult, on_pool};
+use super::{
+    ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreError, StoreResult, on_pool,
+};
 use crate::domain::SecretHash;
+
+/// Makes the key a consumed code is redeemed for, or refuses it (`None`: e.g.
+/// a wrong PKCE verifier; the code is used up all the same). Called inside the
+/// transaction, possibly more than once if a batch has to be retried alone.
+pub type RedeemDecision = Box<dyn Fn(&AuthCodeRecord) -> Option<NewApiKey> + Send + Sync>;
 
 /// How an attempt to redeem a code ended.
 #[derive(Debug)]
 pub enum Redemption {
     /// The code was live and is now used; the key was issued in the same transaction.
     Issued { code: AuthCodeRecord, key: ApiKeyRecord },
-    /// The code was live but `accept` refused it (e.g. a wrong PKCE verifier);
+    /// The code was live but the decision refused it (e.g. a wrong PKCE verifier);
     /// it is used up all the same.
     Refused(AuthCodeRecord),
     /// The code was already used; the keys issued from it have been revoked.
@@ -123,17 +133,44 @@ impl Store {
         })
     }
 
-    /// Redeems a code for `client_id`: marks it used and, if `accept` agrees,
-    /// inserts the key `issue` makes from it, all in one transaction. The
-    /// UPDATE's WHERE clause is the single-use guarantee: of any number of
-    /// concurrent attempts, exactly one sees `used_at IS NULL`.
+    /// Redeems a code for `client_id`: marks it used and, if `decide` makes a
+    /// key of it, inserts that key, in the same transaction as other exchanges
+    /// waiting at this moment (see `group_commit`). Anything but a first,
+    /// live presentation is settled alone, by `redeem_code_alone`.
     pub async fn redeem_code(
         &self,
         code: &SecretHash,
         client_id: &str,
         now: i64,
-        accept: impl FnOnce(&AuthCodeRecord) -> bool,
-        issue: impl FnOnce(&AuthCodeRecord) -> NewApiKey,
+        decide: RedeemDecision,
+    ) -> StoreResult<Redemption> {
+        let decide = match &self.redeemer {
+            Some(redeemer) => {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let job = Job { code: *code, client_id: client_id.to_owned(), now, decide, reply };
+                match redeemer.send(job).await {
+                    Ok(()) => match answer.await {
+                        Ok(Ok(settled)) => return Ok(settled),
+                        Ok(Err(decide)) => decide,
+                        Err(_) => return Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed)),
+                    },
+                    Err(mpsc::error::SendError(job)) => job.decide,
+                }
+            }
+            None => decide,
+        };
+        self.redeem_code_alone(code, client_id, now, &decide).await
+    }
+
+    /// Redeems one code in its own transaction. The UPDATE's WHERE clause is
+    /// the single-use guarantee: of any number of concurrent attempts, exactly
+    /// one sees `used_at IS NULL`.
+    async fn redeem_code_alone(
+        &self,
+        code: &SecretHash,
+        client_id: &str,
+        now: i64,
+        decide: &RedeemDecision,
     ) -> StoreResult<Redemption> {
         let consume = "UPDATE auth_codes SET used_at = $3 \
                        WHERE code_hash = $1 AND client_id = $2 AND used_at IS NULL AND expires_at > $3 \
@@ -141,7 +178,7 @@ impl Store {
         let was_used =
             "SELECT COUNT(*) FROM auth_codes WHERE code_hash = $1 AND client_id = $2 AND used_at IS NOT NULL";
         let _turn = self.write_turn().await;
-        on_pool!(self, p => {
+        let outcome = on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let consumed = sqlx::query_as::<_, AuthCodeRow>(consume)
                 .bind(code.as_bytes())
@@ -150,10 +187,9 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
                 .map(AuthCodeRecord::from);
-            let outcome = match consumed {
-                Some(record) if !accept(&record) => Redemption::Refused(record),
-                Some(record) => {
-                    let new_key = issue(&record);
+            let outcome = match consumed.map(|record| (decide(&record), record)) {
+                Some((None, record)) => Redemption::Refused(record),
+                Some((Some(new_key), record)) => {
                     insert_key_query!(new_key).execute(&mut *tx).await?;
                     Redemption::Issued { code: record, key: new_key.into_record() }
                 }
@@ -176,8 +212,12 @@ impl Store {
                 }
             };
             tx.commit().await?;
-            Ok(outcome)
-        })
+            outcome
+        });
+        if matches!(outcome, Redemption::Replayed) {
+            self.keys_changed();
+        }
+        Ok(outcome)
     }
 }
 

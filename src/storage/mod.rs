@@ -10,6 +10,8 @@
 mod api_keys;
 mod clients;
 mod codes;
+mod group_commit;
+mod key_cache;
 mod records;
 mod sessions;
 mod users;
@@ -21,7 +23,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use codes::Redemption;
+pub use codes::{RedeemDecision, Redemption};
+pub use key_cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
 pub use records::*;
 
 /// Runs `$body` with `$pool` bound to the configured engine's pool. The body is
@@ -50,6 +53,11 @@ pub struct Store {
     /// transactions queue here instead, in order and without sleeping.
     /// `None` on PostgreSQL, whose row locks need no help.
     sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Validated bearer keys; see `key_cache` for how revocation reaches it.
+    keys: Arc<key_cache::KeyCache>,
+    /// The writer task that group-commits token exchanges (`None` in the
+    /// writer's own copy of the store, which settles them directly).
+    redeemer: Option<tokio::sync::mpsc::Sender<group_commit::Job>>,
 }
 
 /// How the pool is sized and how long a request may wait for a connection
@@ -104,6 +112,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Store, sqlx::Error> {
+        let mut sqlite_opts = None;
         let pool = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -128,15 +137,23 @@ impl Store {
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
                 .test_before_acquire(false)
-                .connect_with(opts)
+                .connect_with(opts.clone())
                 .await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            sqlite_opts = Some(opts);
             Pool::Sqlite(pool)
         } else {
             return Err(sqlx::Error::Configuration("database URL must start with sqlite: or postgres:".into()));
         };
         let sqlite_writer = matches!(pool, Pool::Sqlite(_)).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Store { pool, sqlite_writer })
+        let keys = Arc::new(key_cache::KeyCache::default());
+        match &pool {
+            Pool::Sqlite(p) => key_cache::watch_sqlite(sqlite_opts.unwrap_or_default(), p.clone(), keys.clone()),
+            Pool::Postgres(p) => key_cache::watch_postgres(p.clone(), keys.clone()),
+        }
+        let mut store = Store { pool, sqlite_writer, keys, redeemer: None };
+        store.redeemer = Some(group_commit::start(store.clone()));
+        Ok(store)
     }
 
     /// Taken (on SQLite) before a write transaction begins, never while a
@@ -146,6 +163,13 @@ impl Store {
             Some(m) => Some(m.lock().await),
             None => None,
         }
+    }
+
+    /// To be called after a committed write that may have revoked or changed
+    /// a key (the database triggers cover other processes, not our own cache
+    /// before the next notification or poll).
+    pub(super) fn keys_changed(&self) {
+        self.keys.flush();
     }
 
     /// Readiness: can a connection answer a trivial query right now?

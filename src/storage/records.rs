@@ -276,6 +276,7 @@ impl From<ApiKeyRow> for ApiKeyRecord {
     }
 }
 
+#[derive(Clone)]
 pub struct NewApiKey {
     pub id: String,
     pub token_hash: SecretHash,

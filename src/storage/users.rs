@@ -54,6 +54,10 @@ impl Store {
     pub async fn set_user_flags(&self, key: &str, admin: Option<bool>, banned: Option<bool>) -> StoreResult<bool> {
         let sql = "UPDATE users SET is_admin = COALESCE($2, is_admin), is_banned = COALESCE($3, is_banned) \
                    WHERE username_key = $1";
-        on_pool!(self, p => Ok(sqlx::query(sql).bind(key).bind(admin).bind(banned).execute(p).await?.rows_affected() > 0))
+        let changed = on_pool!(self, p => sqlx::query(sql).bind(key).bind(admin).bind(banned).execute(p).await?.rows_affected() > 0);
+        if changed {
+            self.keys_changed();
+        }
+        Ok(changed)
     }
 }

@@ -100,11 +100,13 @@ async fn the_client_file_flow_issues_a_key_with_the_client_s_permissions_and_rep
 }
 
 #[tokio::test]
-async fn a_revoked_key_stops_working() {
+async fn a_revoked_key_stops_working_at_once_even_right_after_use() {
     let server = TestServer::start().await;
     let user = server.register("playerB").await;
     let token = user.personal_key(&["submit_score"]).await;
     let id = user.keys().await[0]["id"].as_str().unwrap().to_owned();
+    // Used first, so the server's bearer cache holds it: revocation must reach that too.
+    expect_ok(server.with_key(Method::GET, "/status", &token).send().await.unwrap()).await;
 
     expect_ok(user.delete(&format!("/users/{}/api-tokens/{id}", user.id)).await).await;
     let res = server.with_key(Method::GET, "/status", &token).send().await.unwrap();

@@ -583,6 +583,19 @@ async fn the_real_binary_logs_no_secrets() {
         .kill_on_drop(true)
         .spawn()
         .expect("the binary starts");
+    // Read the output as it comes: a full pipe would stop the server mid-log.
+    let mut child = child;
+    let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
+        tokio::spawn(async move {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut text).await;
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let anon = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut up = false;
     for _ in 0..600 {
@@ -593,8 +606,8 @@ async fn the_real_binary_logs_no_secrets() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     if !up {
-        let out = child.wait_with_output().await.unwrap();
-        panic!("the binary did not come up:\n{}", String::from_utf8_lossy(&out.stderr));
+        let _ = child.kill().await;
+        panic!("the binary did not come up:\n{}", stderr.await.unwrap());
     }
     let secrets = full_flow(&base).await;
 
@@ -602,11 +615,8 @@ async fn the_real_binary_logs_no_secrets() {
     let pid = child.id().expect("running") as libc::pid_t;
     // SAFETY: signalling the child this test started, by its id.
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("the binary stops")
-        .unwrap();
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    tokio::time::timeout(std::time::Duration::from_secs(60), child.wait()).await.expect("the binary stops").unwrap();
+    let log = format!("{}{}", stdout.await.unwrap(), stderr.await.unwrap());
     assert!(log.contains("DEBUG"), "debug logging was on:\n{log}");
     assert!(log.contains("/oauth/token"), "requests were logged:\n{log}");
     for (what, secret) in &secrets {

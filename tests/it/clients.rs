@@ -231,12 +231,18 @@ async fn deleting_a_client_revokes_every_key_it_issued() {
     let client = server.client_of(&author, &["customise_profile"]).await;
     let other_client = server.client_of(&author, &["customise_profile"]).await;
     let oauth_key = server.authorize(&player, &client).await;
-    let file_key = expect_ok(player.request_key(json!({ "clientID": client.id })).await).await["token"]
+    // Another player's: the file flow would replace this player's OAuth key.
+    let file_player = server.register("playerC").await;
+    let file_key = expect_ok(file_player.request_key(json!({ "clientID": client.id })).await).await["token"]
         .as_str()
         .unwrap()
         .to_owned();
     let unrelated = server.authorize(&player, &other_client).await;
     let personal = player.personal_key(&["submit_score"]).await;
+    // Every key in use (and so in the server's bearer cache) before the deletion.
+    for key in [&oauth_key, &file_key, &unrelated, &personal] {
+        expect_ok(server.with_key(Method::GET, "/status", key).send().await.unwrap()).await;
+    }
 
     expect_ok(author.delete(&format!("/clients/{}", client.id)).await).await;
 

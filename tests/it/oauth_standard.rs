@@ -724,3 +724,24 @@ async fn scope_is_a_subset_of_the_clients_permissions() {
     assert_eq!(query_param(&back, "error").as_deref(), Some("unsupported_response_type"));
     assert!(back.fragment().is_none());
 }
+
+#[tokio::test]
+async fn control_characters_in_state_or_context_are_refused_not_stored() {
+    let server = TestServer::start().await;
+    let author = server.register("author").await;
+    let (_, http) = person(&server, "player").await;
+    let client = server.client_of(&author, &["submit_score"]).await;
+    // State comes back in a redirect and both are stored as text (PostgreSQL refuses NUL).
+    for (name, value) in [("state", "a\u{0}b"), ("state", "line\nbreak"), ("context", "a\u{0}b")] {
+        let res = http.get(authorize_url(&server, &client.id, &[(name, value)])).send().await.unwrap();
+        let status = res.status();
+        let location = res.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_owned());
+        assert!(status.is_client_error() || status.is_redirection(), "{name}={value:?}: {status}");
+        if let Some(location) = location {
+            // Redirected errors carry error=invalid_request, never a code.
+            assert!(location.contains("error=invalid_request") && !location.contains("code="), "{location}");
+        } else {
+            assert!(res.text().await.unwrap().contains(name), "the page names the parameter");
+        }
+    }
+}

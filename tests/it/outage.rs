@@ -21,12 +21,18 @@ async fn requests_get_503_while_postgres_is_down_and_service_resumes_after() {
     let status = |http: &reqwest::Client| http.get(server.api("/status")).bearer_auth(&key).send();
     expect_ok(status(&http).await.unwrap()).await;
 
+    let session_status = || player.get("/status");
+    expect_ok(session_status().await).await;
+
     pg.stop();
     // A bounded answer, never a hang: the client's 15 s timeout would fail the test.
     let down = Instant::now();
-    let description = expect_err(status(&http).await.unwrap(), StatusCode::SERVICE_UNAVAILABLE).await;
+    let description = expect_err(session_status().await, StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(description.contains("database"), "{description}");
     let first_503 = down.elapsed();
+    // The bearer cache stops answering once its revocation listener has lost
+    // the database: nobody could tell it of a revocation any more.
+    server.key_answers(&key, StatusCode::SERVICE_UNAVAILABLE).await;
     // Every later request too, including ones that would open new connections.
     for _ in 0..3 {
         expect_err(status(&http).await.unwrap(), StatusCode::SERVICE_UNAVAILABLE).await;

@@ -22,6 +22,12 @@ use tokio::sync::oneshot;
 pub const PASSWORD: &str = "correct horse battery";
 pub const REDIRECT: &str = "https://integration.example/tachi-callback";
 
+/// How soon a change made by another process or instance (a revocation, a
+/// ban) must reach a server's bearer cache. The README promises milliseconds
+/// on PostgreSQL (LISTEN/NOTIFY) and 100 ms on SQLite (polling); without
+/// them the cache would answer from a stale entry for its full 5 s.
+pub const ANOTHER_PROCESS_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A running server. Stopped (and its database dropped) when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -124,6 +130,23 @@ impl TestServer {
     /// A request authenticated by an API key.
     pub fn with_key(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
         self.anonymous().request(method, self.api(path)).bearer_auth(key)
+    }
+
+    /// Asks `GET /status` with `key` until it answers `expected`, and says how
+    /// long that took; fails after [`ANOTHER_PROCESS_WITHIN`].
+    pub async fn key_answers(&self, key: &str, expected: StatusCode) -> std::time::Duration {
+        let start = std::time::Instant::now();
+        loop {
+            let got = self.with_key(reqwest::Method::GET, "/status", key).send().await.unwrap().status();
+            if got == expected {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < ANOTHER_PROCESS_WITHIN,
+                "the key still answers {got}, not {expected}, after {ANOTHER_PROCESS_WITHIN:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     /// A cookie-keeping client with no session yet: a fresh browser.

@@ -1,0 +1,177 @@
+//! The bearer-key cache: what lets an API request be validated without a
+//! database round trip, without letting a revoked key through.
+//!
+//! Every change that can make a cached key wrong (a key deleted or altered,
+//! its owner banned, demoted or renamed) is seen by the database itself, in
+//! triggers (`migrations/*/0002_key_revocations.sql`), whoever makes it. The
+//! cache is flushed:
+//! - at once, by this process, after each of its own such writes commit;
+//! - on PostgreSQL, when the trigger's `NOTIFY` arrives from another instance
+//!   or process; while the listening connection is down the cache is bypassed
+//!   (and emptied), so a missed notification cannot leave a stale entry;
+//! - on SQLite, when the trigger-maintained counter has moved: another process
+//!   on the same file (`tachi-auth user --banned`) is seen within
+//!   [`SQLITE_POLL`]. Writes through this server never wait for that.
+//!
+//! A lookup that raced with a flush does not fill the cache: entries are
+//! only inserted under the generation that was current before the read.
+//! Only found keys are cached (a new key needs no flush), never misses.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgListener, PgPool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
+use sqlx::{ConnectOptions, Connection};
+
+use super::BearerKey;
+use crate::domain::SecretHash;
+
+/// How long an entry is trusted without hearing from the database at all: a
+/// backstop for a listening connection that is cut without the TCP
+/// connection noticing. Revocations normally arrive in milliseconds.
+const MAX_AGE: Duration = Duration::from_secs(5);
+/// Bounds memory; a full cache starts over (it refills from hot keys).
+const MAX_ENTRIES: usize = 10_000;
+/// How often a SQLite server checks for other processes' revocations.
+pub const SQLITE_POLL: Duration = Duration::from_millis(100);
+const CHANNEL: &str = "tachi_auth_key_revocations";
+
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    /// Off until the revocation watcher is known to be watching.
+    enabled: AtomicBool,
+    generation: AtomicU64,
+    entries: RwLock<HashMap<SecretHash, (BearerKey, Instant)>>,
+}
+
+impl KeyCache {
+    pub fn get(&self, token: &SecretHash) -> Option<BearerKey> {
+        if !self.enabled.load(Ordering::Acquire) {
+            return None;
+        }
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        match entries.get(token) {
+            Some((key, at)) if at.elapsed() < MAX_AGE => Some(key.clone()),
+            _ => None,
+        }
+    }
+
+    /// The generation to pass to [`KeyCache::insert`]; read it before the lookup.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn insert(&self, generation: u64, token: SecretHash, key: BearerKey) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        // Checked under the lock that `flush` takes: a flush either happened
+        // before (generation moved, nothing inserted) or clears this entry.
+        if !self.enabled.load(Ordering::Acquire) || self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(token, (key, Instant::now()));
+    }
+
+    /// Keeps a cached key's "last used" time in step with the database, so the
+    /// next requests do not write it again.
+    pub fn touched(&self, token: &SecretHash, now: i64) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if let Some((key, _)) = entries.get_mut(token) {
+            key.last_used_at = Some(now);
+        }
+    }
+
+    pub fn flush(&self) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+
+    fn set_watching(&self, watching: bool) {
+        if !watching {
+            self.enabled.store(false, Ordering::Release);
+        }
+        self.flush();
+        if watching {
+            self.enabled.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Flushes `cache` on every notification; bypasses it while not listening.
+pub(crate) fn watch_postgres(pool: PgPool, cache: Arc<KeyCache>) {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(50);
+        while !pool.is_closed() {
+            let listener = async {
+                let mut l = PgListener::connect_with(&pool).await?;
+                l.listen(CHANNEL).await?;
+                Ok::<_, sqlx::Error>(l)
+            };
+            let Ok(mut listener) = listener.await else {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            };
+            backoff = Duration::from_millis(50);
+            listener.eager_reconnect(false);
+            cache.set_watching(true);
+            // `Ok(None)`: the connection was lost, and with it any notification
+            // sent meanwhile. Stop trusting the cache until listening again.
+            while let Ok(Some(_)) = listener.try_recv().await {
+                cache.flush();
+            }
+            cache.set_watching(false);
+        }
+    });
+}
+
+/// Flushes `cache` whenever the revocation counter moved; bypasses it while
+/// the database cannot be read. Polls on a connection of its own, with
+/// statement logging off: ten identical lines a second would bury a debug log.
+pub(crate) fn watch_sqlite(opts: SqliteConnectOptions, pool: SqlitePool, cache: Arc<KeyCache>) {
+    let opts = opts.disable_statement_logging();
+    tokio::spawn(async move {
+        let mut seen: Option<i64> = None;
+        let mut conn: Option<SqliteConnection> = None;
+        let mut tick = tokio::time::interval(SQLITE_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !pool.is_closed() {
+            tick.tick().await;
+            let epoch = match &mut conn {
+                Some(c) => {
+                    sqlx::query_scalar::<_, i64>("SELECT epoch FROM key_revocations WHERE id = 1").fetch_one(c).await
+                }
+                None => match opts.connect().await {
+                    Ok(c) => {
+                        conn = Some(c);
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match epoch {
+                Ok(epoch) if seen == Some(epoch) => {}
+                Ok(epoch) => {
+                    // The first reading (or a change): nothing cached can be
+                    // trusted to predate it.
+                    seen = Some(epoch);
+                    cache.set_watching(true);
+                }
+                Err(_) => {
+                    seen = None;
+                    conn = None;
+                    cache.set_watching(false);
+                }
+            }
+        }
+        if let Some(c) = conn {
+            let _ = c.close().await;
+        }
+    });
+}
