@@ -14,10 +14,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::service::Service;
@@ -87,53 +85,67 @@ impl WebSettings {
 }
 
 pub fn router(state: AppState) -> Router {
-    let headers = [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
-        (header::CACHE_CONTROL, "no-store"),
-        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
-    ];
-    let mut app = Router::new()
+    Router::new()
         .nest("/api/v1", api::router())
         .merge(oauth::router())
         .merge(pages::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(state.clone())
-        .layer(axum::middleware::map_response_with_state(state, pages::with_site_name))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(run_to_completion));
-    for (name, value) in headers {
-        app = app.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
-    }
-    app.layer(CatchPanicLayer::custom(|_| {
-        envelope::ApiError::from(crate::service::ServiceError::Internal).into_response()
-    }))
-    .layer(
-        // Method and path only: query strings can carry codes and states.
-        TraceLayer::new_for_http().make_span_with(
-            |req: &Request| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
-        ),
-    )
+        .layer(axum::middleware::from_fn_with_state(state, finish))
+        .layer(
+            // Method and path only: query strings can carry codes and states.
+            TraceLayer::new_for_http().make_span_with(
+                |req: &Request| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
+            ),
+        )
 }
 
-/// Runs each request's handler in its own task, so a client that hangs up
-/// cannot cancel it halfway. A handler dropped inside a database transaction
-/// can leave its pooled PostgreSQL connection "idle in transaction" (seen
-/// under load by `bench/run`): later statements on that connection, answered
-/// 200, were then never committed, and its row locks were never released.
-async fn run_to_completion(req: Request, next: axum::middleware::Next) -> axum::response::Response {
-    match tokio::spawn(next.run(req)).await {
-        Ok(res) => res,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+/// Headers every response carries unless its handler set its own.
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 6] = [
+    (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    ),
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    (HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin")),
+];
+
+/// The one middleware around every handler. It is a single layer, not one
+/// per concern, because each tower layer costs a few microseconds on every
+/// request and bearer validation is the hot path (`bench/run`, W1).
+///
+/// - Each handler runs in its own task, so a client that hangs up cannot
+///   cancel it halfway. A handler dropped inside a database transaction can
+///   leave its pooled PostgreSQL connection "idle in transaction" (seen under
+///   load by `bench/run`): later statements on that connection, answered 200,
+///   were then never committed, and its row locks were never released.
+/// - A panicking handler (a bug) ends its task, not the server: the caller
+///   gets the generic 500 envelope, nothing from the panic.
+/// - Error pages are rendered again with the configured site name.
+/// - The security headers are added.
+async fn finish(State(state): State<AppState>, req: Request, next: axum::middleware::Next) -> Response {
+    let res = match tokio::spawn(next.run(req)).await {
+        Ok(res) => pages::with_site_name(&state.web.site_name, res),
         Err(_) => envelope::ApiError::from(crate::service::ServiceError::Internal).into_response(),
+    };
+    with_security_headers(res)
+}
+
+fn with_security_headers(mut res: Response) -> Response {
+    let headers = res.headers_mut();
+    headers.reserve(SECURITY_HEADERS.len());
+    for (name, value) in SECURITY_HEADERS {
+        headers.entry(name).or_insert(value);
     }
+    res
 }
 
 /// Ready when the database answers: what a load balancer should ask.

@@ -61,7 +61,14 @@ async fn settle(store: &Store, jobs: Vec<Job>) {
     if batched.is_empty() {
         return;
     }
+    let started = std::time::Instant::now();
     let mut outcomes = redeem_batch(store, &batched).await;
+    tracing::debug!(
+        exchanges = batched.len(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        ok = outcomes.is_ok(),
+        "batch settled"
+    );
     for job in batched {
         let outcome = match &mut outcomes {
             Ok(settled) => settled.remove(&(job.code, job.client_id.clone())),

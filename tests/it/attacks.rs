@@ -337,6 +337,30 @@ async fn the_consent_page_cannot_be_framed() {
     }
 }
 
+/// Every answer, not only the pages, carries the headers that stop sniffing,
+/// framing and caching: JSON successes and errors, unknown routes, refused
+/// bodies. (They are added in one middleware, `http::finish`.)
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let server = TestServer::start().await;
+    let http = server.browser();
+    let answers = [
+        http.get(server.url("/api/v1/status")).send().await.unwrap(),
+        http.get(server.url("/api/v1/no-such-route")).send().await.unwrap(),
+        http.get(server.url("/no-such-page")).send().await.unwrap(),
+        http.post(server.url("/api/v1/auth/login")).body(vec![b'x'; 1 << 20]).send().await.unwrap(),
+        http.get(server.url("/healthz")).send().await.unwrap(),
+    ];
+    for res in answers {
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{}", res.url());
+        assert_eq!(h[X_FRAME_OPTIONS], "DENY", "{}", res.url());
+        assert_eq!(h[REFERRER_POLICY], "no-referrer", "{}", res.url());
+        assert_eq!(h["cache-control"], "no-store", "{}", res.url());
+        assert!(h[CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"), "{}", res.url());
+    }
+}
+
 /// RFC 9700 §4.2 and §4.12: codes do not leak through Referer (no-referrer on
 /// the consent page and on the redirect carrying the code), and the redirect
 /// after a POST is a 303, so the browser never re-posts the form to the client.

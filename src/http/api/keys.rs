@@ -3,7 +3,7 @@
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::views::KeyDocument;
+use super::views::{KeyDocument, KeyList};
 use crate::http::AppState;
 use crate::http::envelope::{ApiOk, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, Auth};
@@ -13,10 +13,9 @@ pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiPath(user_id): ApiPath<i64>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<KeyList> {
     let keys = state.svc.keys_of(&caller, user_id).await?;
-    let docs = keys.iter().map(|k| serde_json::to_value(KeyDocument::new(k, None)).unwrap_or(Value::Null)).collect();
-    Ok(ApiOk(format!("Returned {} API keys.", keys.len()), docs))
+    Ok(ApiOk(format!("Returned {} API keys.", keys.len()), KeyList(keys)))
 }
 
 pub async fn create(

@@ -9,7 +9,6 @@ mod file_flow;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -137,15 +136,15 @@ fn message_page(site: &str, heading: &str, message: &str, status: StatusCode) ->
     res
 }
 
-/// Middleware (installed in `http::router`, where the state is at hand):
-/// renders error pages with the site's configured name. Without it they
-/// still render, under the default name.
-pub async fn with_site_name(State(state): State<AppState>, res: Response) -> Response {
+/// Renders an error page again with the site's configured name (called by
+/// `http::router`'s middleware, where the settings are at hand). Without it
+/// error pages still render, under the default name.
+pub fn with_site_name(site_name: &str, res: Response) -> Response {
     let Some(page) = res.extensions().get::<ErrorPage>().cloned() else {
         return res;
     };
     let (mut parts, _) = res.into_parts();
-    let named = message_page(&state.web.site_name, page.heading, &page.message, parts.status);
+    let named = message_page(site_name, page.heading, &page.message, parts.status);
     let (named_parts, body) = named.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.extend(named_parts.headers);
