@@ -136,14 +136,23 @@ async fn finish(State(state): State<AppState>, req: Request, next: axum::middlew
         Ok(res) => pages::with_site_name(&state.web.site_name, res),
         Err(_) => envelope::ApiError::from(crate::service::ServiceError::Internal).into_response(),
     };
-    with_security_headers(res)
+    with_security_headers(res, state.web.secure_cookies)
 }
 
-fn with_security_headers(mut res: Response) -> Response {
+/// One year, this host only: other hosts of the operator's domain may not
+/// speak TLS, so `includeSubDomains` is left to them.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
+
+/// `https`: the public URL is https (TLS ends at a reverse proxy in front of
+/// us), so browsers are told never to come back over plain HTTP.
+fn with_security_headers(mut res: Response, https: bool) -> Response {
     let headers = res.headers_mut();
-    headers.reserve(SECURITY_HEADERS.len());
+    headers.reserve(SECURITY_HEADERS.len() + 1);
     for (name, value) in SECURITY_HEADERS {
         headers.entry(name).or_insert(value);
+    }
+    if https {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
     res
 }
