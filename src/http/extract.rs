@@ -83,8 +83,10 @@ impl FromRequestParts<AppState> for Auth {
             }
             None => None,
         };
-        let jar = CookieJar::from_headers(&parts.headers);
-        let caller = state.svc.authenticate(authorization, session_cookie(&jar, state)).await?;
+        // A bearer key decides alone: the cookies are not even parsed (the hot path).
+        let jar = authorization.is_none().then(|| CookieJar::from_headers(&parts.headers));
+        let cookie = jar.as_ref().and_then(|jar| session_cookie(jar, state));
+        let caller = state.svc.authenticate(authorization, cookie).await?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if matches!(caller.via, Via::Session { .. }) && !safe && is_cross_site(&parts.headers) {
             return Err(ServiceError::Forbidden("cross-site requests cannot use the session cookie".into()).into());

@@ -40,7 +40,9 @@ pub struct WebSettings {
     pub cookie_name: String,
     /// The pre-login cookie that ties the login form's CSRF token to a browser.
     pub prelogin_cookie_name: String,
-    pub secure_cookies: bool,
+    /// The public URL is https (TLS ends at a proxy in front of us): cookies
+    /// are `Secure` and browsers are told to stay on https (HSTS).
+    pub https: bool,
     pub session_max_age: Duration,
     /// The header a trusted reverse proxy puts the client's address in, if any.
     pub client_ip_header: Option<HeaderName>,
@@ -51,7 +53,7 @@ impl WebSettings {
         let token: String = site_name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
         let token = if token.is_empty() { "Tachi".to_owned() } else { token };
         WebSettings {
-            secure_cookies: public_url.scheme() == "https",
+            https: public_url.scheme() == "https",
             public_url,
             site_name: site_name.to_owned(),
             cookie_name: format!("{token}_SESSION"),
@@ -62,7 +64,7 @@ impl WebSettings {
     }
 
     fn cookie(&self, name: &str, value: &str, max_age_secs: u64) -> String {
-        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        let secure = if self.https { "; Secure" } else { "" };
         format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
     }
 
@@ -136,15 +138,14 @@ async fn finish(State(state): State<AppState>, req: Request, next: axum::middlew
         Ok(res) => pages::with_site_name(&state.web.site_name, res),
         Err(_) => envelope::ApiError::from(crate::service::ServiceError::Internal).into_response(),
     };
-    with_security_headers(res, state.web.secure_cookies)
+    with_security_headers(res, state.web.https)
 }
 
 /// One year, this host only: other hosts of the operator's domain may not
 /// speak TLS, so `includeSubDomains` is left to them.
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 
-/// `https`: the public URL is https (TLS ends at a reverse proxy in front of
-/// us), so browsers are told never to come back over plain HTTP.
+/// `https`: see [`WebSettings::https`].
 fn with_security_headers(mut res: Response, https: bool) -> Response {
     let headers = res.headers_mut();
     headers.reserve(SECURITY_HEADERS.len() + 1);

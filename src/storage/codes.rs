@@ -4,7 +4,7 @@
 use tokio::sync::mpsc;
 
 use super::group_commit::Job;
-use super::records::{AuthCodeRow, PENDING_COLUMNS, PendingRow};
+use super::records::{AUTH_CODE_COLUMNS, AuthCodeRow, PENDING_COLUMNS, PendingRow};
 use super::{
     ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreError, StoreResult, on_pool,
 };
@@ -172,15 +172,17 @@ impl Store {
         now: i64,
         decide: &RedeemDecision,
     ) -> StoreResult<Redemption> {
-        let consume = "UPDATE auth_codes SET used_at = $3 \
-                       WHERE code_hash = $1 AND client_id = $2 AND used_at IS NULL AND expires_at > $3 \
-                       RETURNING user_id, client_id, redirect_uri, permissions, code_challenge, created_at";
+        let consume = format!(
+            "UPDATE auth_codes SET used_at = $3 \
+             WHERE code_hash = $1 AND client_id = $2 AND used_at IS NULL AND expires_at > $3 \
+             RETURNING {AUTH_CODE_COLUMNS}"
+        );
         let was_used =
             "SELECT COUNT(*) FROM auth_codes WHERE code_hash = $1 AND client_id = $2 AND used_at IS NOT NULL";
         let _turn = self.write_turn().await;
         let outcome = on_pool!(self, p => {
             let mut tx = p.begin().await?;
-            let consumed = sqlx::query_as::<_, AuthCodeRow>(consume)
+            let consumed = sqlx::query_as::<_, AuthCodeRow>(&consume)
                 .bind(code.as_bytes())
                 .bind(client_id)
                 .bind(now)
@@ -221,22 +223,11 @@ impl Store {
     }
 }
 
-/// The INSERT of a new key, as a query expression for the caller's executor
-/// (a pool or a transaction, on either engine).
+/// The INSERT of one new key, as a query expression for the caller's
+/// executor (a pool or a transaction, on either engine).
 macro_rules! insert_key_query {
     ($k:expr) => {
-        sqlx::query(
-            "INSERT INTO api_keys (id, token_hash, user_id, identifier, permissions, client_id, from_code_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind($k.id.as_str())
-        .bind($k.token_hash.as_bytes())
-        .bind($k.user_id)
-        .bind($k.identifier.as_str())
-        .bind($k.permissions.bits())
-        .bind($k.client_id.as_deref())
-        .bind($k.from_code_hash.as_ref().map(|h| h.as_bytes()))
-        .bind($k.created_at)
+        $crate::storage::records::bind_new_key!(sqlx::query(&$crate::storage::records::INSERT_ONE_KEY), $k)
     };
 }
 pub(super) use insert_key_query;

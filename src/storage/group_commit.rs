@@ -15,11 +15,12 @@
 //! single-use and replay rules.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::codes::RedeemDecision;
-use super::records::AuthCodeRow;
+use super::records::{AUTH_CODE_COLUMNS, AuthCodeRow, NEW_KEY_COLUMNS, bind_new_key};
 use super::{AuthCodeRecord, NewApiKey, Redemption, Store, StoreError, on_pool};
 use crate::domain::SecretHash;
 
@@ -90,8 +91,7 @@ async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError
     push_placeholders(&mut consume, 2, jobs.len(), 1);
     consume.push_str(") AND (code_hash, client_id) IN (VALUES ");
     push_placeholders(&mut consume, 2 + jobs.len(), jobs.len(), 2);
-    consume
-        .push_str(") RETURNING code_hash, user_id, client_id, redirect_uri, permissions, code_challenge, created_at");
+    let _ = write!(consume, ") RETURNING code_hash, {AUTH_CODE_COLUMNS}");
 
     let _turn = store.write_turn().await;
     on_pool!(store, p => {
@@ -124,21 +124,11 @@ async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError
             settled.insert((job.code, job.client_id.clone()), outcome);
         }
         if !keys.is_empty() {
-            let mut insert = String::from(
-                "INSERT INTO api_keys (id, token_hash, user_id, identifier, permissions, client_id, from_code_hash, created_at) VALUES ",
-            );
-            push_placeholders(&mut insert, 1, keys.len(), 8);
+            let mut insert = format!("INSERT INTO api_keys ({NEW_KEY_COLUMNS}) VALUES ");
+            push_placeholders(&mut insert, 1, keys.len(), NEW_KEY_COLUMNS.split(',').count());
             let mut q = sqlx::query(&insert);
             for k in &keys {
-                q = q
-                    .bind(k.id.as_str())
-                    .bind(k.token_hash.as_bytes())
-                    .bind(k.user_id)
-                    .bind(k.identifier.as_str())
-                    .bind(k.permissions.bits())
-                    .bind(k.client_id.as_deref())
-                    .bind(k.from_code_hash.as_ref().map(|h| h.as_bytes()))
-                    .bind(k.created_at);
+                q = bind_new_key!(q, k);
             }
             q.execute(&mut *tx).await?;
         }
@@ -150,7 +140,6 @@ async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError
 /// Appends `count` groups of `width` placeholders, numbered from `first`:
 /// `$2, $3` (width 1) or `($2, $3), ($4, $5)` (width 2).
 fn push_placeholders(sql: &mut String, first: usize, count: usize, width: usize) {
-    use std::fmt::Write;
     for i in 0..count {
         if i > 0 {
             sql.push_str(", ");

@@ -192,6 +192,33 @@ impl From<PendingRow> for PendingRequest {
     }
 }
 
+/// What an [`AuthCodeRow`] reads, for the `RETURNING` of a consumed code.
+pub(super) const AUTH_CODE_COLUMNS: &str = "user_id, client_id, redirect_uri, permissions, code_challenge, created_at";
+
+/// The columns a new key is inserted with, in the order [`bind_new_key`] binds them.
+pub(super) const NEW_KEY_COLUMNS: &str =
+    "id, token_hash, user_id, identifier, permissions, client_id, from_code_hash, created_at";
+
+pub(super) static INSERT_ONE_KEY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("INSERT INTO api_keys ({NEW_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+});
+
+/// Binds a `NewApiKey`'s [`NEW_KEY_COLUMNS`] to a query, for the caller's
+/// executor (a pool or a transaction, on either engine).
+macro_rules! bind_new_key {
+    ($q:expr, $k:expr) => {
+        $q.bind($k.id.as_str())
+            .bind($k.token_hash.as_bytes())
+            .bind($k.user_id)
+            .bind($k.identifier.as_str())
+            .bind($k.permissions.bits())
+            .bind($k.client_id.as_deref())
+            .bind($k.from_code_hash.as_ref().map(|h| h.as_bytes()))
+            .bind($k.created_at)
+    };
+}
+pub(super) use bind_new_key;
+
 pub(super) const PENDING_COLUMNS: &str =
     "client_id, redirect_uri, permissions, state, code_challenge, context, standard, created_at";
 

@@ -19,7 +19,7 @@ use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::{ApiClient, PASSWORD, REDIRECT, TestServer, User, expect_ok};
+use crate::support::{ALL_PERMISSIONS, ApiClient, PASSWORD, REDIRECT, TestServer, User, expect_ok};
 
 // ---------------------------------------------------------------- helpers
 
@@ -284,32 +284,19 @@ async fn rust_oauth2_crate_reads_the_standard_errors() {
     let server = TestServer::start().await;
     let author = server.register("author").await;
     let client = server.client_of(&author, &["submit_score"]).await;
-    let http = oauth2_http();
-
-    let err = oauth2_client(&server, &client)
-        .exchange_code(AuthorizationCode::new("not-a-code".into()))
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    match err {
-        RequestTokenError::ServerResponse(e) => {
-            assert_eq!(*e.error(), BasicErrorResponseType::InvalidGrant)
-        }
-        other => panic!("expected invalid_grant, got {other:?}"),
-    }
-
+    assert_eq!(bogus_code_error(&server, &client).await, BasicErrorResponseType::InvalidGrant);
     let mut wrong = client.clone();
     wrong.secret = "CSwrong".into();
-    let err = oauth2_client(&server, &wrong)
-        .exchange_code(AuthorizationCode::new("not-a-code".into()))
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    match err {
-        RequestTokenError::ServerResponse(e) => {
-            assert_eq!(*e.error(), BasicErrorResponseType::InvalidClient)
-        }
-        other => panic!("expected invalid_client, got {other:?}"),
+    assert_eq!(bogus_code_error(&server, &wrong).await, BasicErrorResponseType::InvalidClient);
+}
+
+/// The error the crate parses from the token endpoint's answer to a bogus code.
+async fn bogus_code_error(server: &TestServer, client: &ApiClient) -> BasicErrorResponseType {
+    let oauth = oauth2_client(server, client);
+    let exchange = oauth.exchange_code(AuthorizationCode::new("not-a-code".into()));
+    match exchange.request_async(&oauth2_http()).await {
+        Err(RequestTokenError::ServerResponse(e)) => e.error().clone(),
+        other => panic!("expected an RFC 6749 error response, got {other:?}"),
     }
 }
 
@@ -381,19 +368,7 @@ async fn metadata_lists_exactly_what_is_supported() {
     assert_eq!(m["grant_types_supported"], json!(["authorization_code"]));
     assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(m["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
-    assert_eq!(
-        m["scopes_supported"],
-        json!([
-            "submit_score",
-            "customise_profile",
-            "customise_session",
-            "customise_score",
-            "delete_score",
-            "manage_rivals",
-            "manage_targets",
-            "manage_challenges"
-        ])
-    );
+    assert_eq!(m["scopes_supported"], json!(ALL_PERMISSIONS));
     assert_eq!(m["authorization_response_iss_parameter_supported"], true);
     // Every advertised endpoint exists.
     for key in ["token_endpoint", "revocation_endpoint", "introspection_endpoint"] {

@@ -5,18 +5,7 @@ use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestServer, expect_err, expect_ok};
-
-const ALL_PERMISSIONS: [&str; 8] = [
-    "submit_score",
-    "customise_profile",
-    "customise_session",
-    "customise_score",
-    "delete_score",
-    "manage_rivals",
-    "manage_targets",
-    "manage_challenges",
-];
+use crate::support::{ALL_PERMISSIONS, TestServer, expect_err, expect_ok};
 
 #[tokio::test]
 async fn a_guest_is_nobody_with_no_permissions() {

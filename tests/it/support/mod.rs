@@ -20,6 +20,17 @@ use tachi_auth::config::ServeArgs;
 use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery";
+/// Every permission, in the spec's order.
+pub const ALL_PERMISSIONS: [&str; 8] = [
+    "submit_score",
+    "customise_profile",
+    "customise_session",
+    "customise_score",
+    "delete_score",
+    "manage_rivals",
+    "manage_targets",
+    "manage_challenges",
+];
 pub const REDIRECT: &str = "https://integration.example/tachi-callback";
 
 /// How soon a change made by another process or instance (a revocation, a
