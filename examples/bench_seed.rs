@@ -111,23 +111,30 @@ async fn codes(base: &str, dir: PathBuf, n: usize, file: PathBuf) {
             let (http, base, client_id, next) = (http.clone(), base.to_owned(), env["CLIENT_ID"].clone(), next.clone());
             tokio::spawn(async move {
                 let mut mine = Vec::new();
-                while next.fetch_add(1, Ordering::Relaxed) < n {
+                loop {
+                    let turn = next.fetch_add(1, Ordering::Relaxed);
+                    if turn >= n {
+                        break mine;
+                    }
                     match support::new_code(&http, &base, &cookie, &client_id).await {
-                        Ok(code) => mine.push(code),
+                        Ok(code) => mine.push((turn, code)),
                         Err(e) => fail(e),
                     }
                 }
-                mine
             })
         })
         .collect();
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap_or_else(|e| fail(e)));
-    let mut total = 0;
+    let mut all = Vec::with_capacity(n);
     for t in tasks {
-        for code in t.await.unwrap_or_else(|e| fail(e)) {
-            writeln!(out, "{code}").unwrap_or_else(|e| fail(e));
-            total += 1;
-        }
+        all.extend(t.await.unwrap_or_else(|e| fail(e)));
+    }
+    // In the order they were created, as a stream of sign-ups redeems its
+    // codes (a code lives minutes; an integration redeems it at once).
+    all.sort_unstable_by_key(|(turn, _)| *turn);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap_or_else(|e| fail(e)));
+    let total = all.len();
+    for (_, code) in all {
+        writeln!(out, "{code}").unwrap_or_else(|e| fail(e));
     }
     out.flush().unwrap_or_else(|e| fail(e));
     let secs = started.elapsed().as_secs_f64();

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::domain::secret::random_id;
+use crate::domain::secret::time_ordered_id;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, now_ms};
 use crate::storage::{ApiKeyRecord, ClientRecord, NewApiKey};
 
@@ -77,7 +77,14 @@ impl Service {
                 let token = PlainSecret::generate(SecretKind::ApiKey);
                 let key = self
                     .store
-                    .insert_api_key(new_key(token.hash(), user_id, identifier.trim().to_owned(), permissions, None))
+                    .insert_api_key(new_key(
+                        new_key_id(),
+                        token.hash(),
+                        user_id,
+                        identifier.trim().to_owned(),
+                        permissions,
+                        None,
+                    ))
                     .await?;
                 Ok(IssuedKey { key, token, client: None })
             }
@@ -91,7 +98,14 @@ impl Service {
         let client = self.client(client_id).await?;
         let token = PlainSecret::generate(SecretKind::ApiKey);
         let identifier = client_key_identifier(&client.name);
-        let new = new_key(token.hash(), user_id, identifier, client.permissions, Some(client.client_id.clone()));
+        let new = new_key(
+            new_key_id(),
+            token.hash(),
+            user_id,
+            identifier,
+            client.permissions,
+            Some(client.client_id.clone()),
+        );
         let (mut key, replaced) = self.store.replace_client_key(new).await?;
         key.client_name = Some(client.name.clone());
         Ok(IssuedKey { key, token, client: Some((client, replaced)) })
@@ -106,21 +120,18 @@ impl Service {
     }
 }
 
+/// Key ids sort by creation time (see `time_ordered_id`).
+pub(super) fn new_key_id() -> String {
+    time_ordered_id("AK")
+}
+
 pub(super) fn new_key(
+    id: String,
     token_hash: SecretHash,
     user_id: i64,
     identifier: String,
     permissions: PermissionSet,
     client_id: Option<String>,
 ) -> NewApiKey {
-    NewApiKey {
-        id: random_id("AK"),
-        token_hash,
-        user_id,
-        identifier,
-        permissions,
-        client_id,
-        from_code_hash: None,
-        created_at: now_ms(),
-    }
+    NewApiKey { id, token_hash, user_id, identifier, permissions, client_id, created_at: now_ms() }
 }

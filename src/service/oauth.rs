@@ -8,10 +8,10 @@
 use crate::domain::secret::is_well_formed_id;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, now_ms, pkce};
 use crate::storage::{
-    ApiKeyRecord, AuthCodeRecord, ClientRecord, NewApiKey, NewAuthCode, PendingRequest, RedeemDecision, Redemption,
+    ApiKeyRecord, AuthCodeRecord, ClientRecord, NewAuthCode, PendingRequest, RedeemDecision, Redemption,
 };
 
-use super::keys::{client_key_identifier, new_key};
+use super::keys::{client_key_identifier, new_key, new_key_id};
 use super::{Caller, Service, ServiceError, ServiceResult};
 
 /// Parameters of an authorization request, from `/oauth/authorize` (RFC
@@ -341,18 +341,25 @@ impl Service {
         }
         let code_hash = PlainSecret::from_presented(code).hash();
         let token = PlainSecret::generate(SecretKind::ApiKey);
+        let key_id = new_key_id();
         let decide: RedeemDecision = {
             let (verifier, redirect_uri) = (req.code_verifier.clone(), req.redirect_uri.clone());
-            let (token, client_id, identifier) =
-                (token.hash(), client.client_id.clone(), client_key_identifier(&client.name));
+            let (token, key_id, client_id, identifier) =
+                (token.hash(), key_id.clone(), client.client_id.clone(), client_key_identifier(&client.name));
             Box::new(move |code| {
-                refusal(code, verifier.as_deref(), redirect_uri.as_deref()).is_none().then(|| NewApiKey {
-                    from_code_hash: Some(code_hash),
-                    ..new_key(token, code.user_id, identifier.clone(), code.permissions, Some(client_id.clone()))
+                refusal(code, verifier.as_deref(), redirect_uri.as_deref()).is_none().then(|| {
+                    new_key(
+                        key_id.clone(),
+                        token,
+                        code.user_id,
+                        identifier.clone(),
+                        code.permissions,
+                        Some(client_id.clone()),
+                    )
                 })
             })
         };
-        let redemption = self.store.redeem_code(&code_hash, &client.client_id, now_ms(), decide).await?;
+        let redemption = self.store.redeem_code(&code_hash, &client.client_id, &key_id, now_ms(), decide).await?;
         match redemption {
             Redemption::Issued { mut key, .. } => {
                 key.client_name = Some(client.name.clone());

@@ -2,21 +2,21 @@
 
 use super::codes::insert_key_query;
 use super::records::{ApiKeyRow, BearerRow};
-use super::{ApiKeyRecord, BearerKey, NewApiKey, Store, StoreResult, on_pool};
+use super::{ApiKeyRecord, BearerKey, NewApiKey, Store, StoreResult, on_pool, on_writer};
 use crate::domain::SecretHash;
 
 impl Store {
     /// The hot path: served from the key cache when it can be trusted (see
-    /// `key_cache`), otherwise one lookup on the unique index of `token_hash`,
+    /// `cache`), otherwise one lookup on the unique index of `token_hash`,
     /// joined to the owner for the banned flag.
     pub async fn bearer_key(&self, token: &SecretHash) -> StoreResult<Option<BearerKey>> {
-        if let Some(key) = self.keys.get(token) {
+        if let Some(key) = self.cache.key(token) {
             return Ok(Some(key));
         }
-        let generation = self.keys.generation();
+        let generation = self.cache.generation();
         let key = self.bearer_key_uncached(token).await?;
         if let Some(key) = &key {
-            self.keys.insert(generation, *token, key.clone());
+            self.cache.insert_key(generation, *token, key.clone());
         }
         Ok(key)
     }
@@ -36,22 +36,27 @@ impl Store {
     /// `service::auth`) so that validation stays a read, and a lost touch
     /// costs nothing but precision.
     pub fn touch_key(&self, token: &SecretHash, key_id: &str, now: i64) {
-        self.keys.touched(token, now);
+        self.cache.touched(token, now);
         let store = self.clone();
         let key_id = key_id.to_owned();
         tokio::spawn(async move {
-            on_pool!(store, p => {
-                let _ = sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
-                    .bind(&key_id)
-                    .bind(now)
-                    .execute(p)
-                    .await;
-            })
+            let touched: StoreResult<()> = async {
+                on_writer!(store, db => {
+                    sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+                        .bind(&key_id)
+                        .bind(now)
+                        .execute(&mut *db)
+                        .await?;
+                });
+                Ok(())
+            }
+            .await;
+            let _ = touched;
         });
     }
 
     pub async fn insert_api_key(&self, k: NewApiKey) -> StoreResult<ApiKeyRecord> {
-        on_pool!(self, p => { insert_key_query!(k).execute(p).await?; });
+        on_writer!(self, db => { insert_key_query!(k).execute(&mut *db).await?; });
         Ok(k.into_record())
     }
 
@@ -63,9 +68,8 @@ impl Store {
     /// The owner's row is locked first (a no-op UPDATE): two concurrent
     /// requests, on any instances, replace one after the other and leave one key.
     pub async fn replace_client_key(&self, k: NewApiKey) -> StoreResult<(ApiKeyRecord, u64)> {
-        let _turn = self.write_turn().await;
-        let outcome = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        let outcome = on_writer!(self, db => {
+            let mut tx = db.begin().await?;
             sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(k.user_id).execute(&mut *tx).await?;
             let replaced = sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND client_id = $2")
                 .bind(k.user_id)
@@ -78,7 +82,7 @@ impl Store {
             (k.into_record(), replaced)
         });
         if outcome.1 > 0 {
-            self.keys_changed();
+            self.credentials_changed();
         }
         Ok(outcome)
     }
@@ -99,14 +103,14 @@ impl Store {
 
     /// Revokes one of a user's keys; false if the user has no such key.
     pub async fn delete_user_key(&self, user_id: i64, key_id: &str) -> StoreResult<bool> {
-        let deleted = on_pool!(self, p => sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND id = $2")
+        let deleted = on_writer!(self, db => sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND id = $2")
             .bind(user_id)
             .bind(key_id)
-            .execute(p)
+            .execute(&mut *db)
             .await?
             .rows_affected() > 0);
         if deleted {
-            self.keys_changed();
+            self.credentials_changed();
         }
         Ok(deleted)
     }
@@ -114,14 +118,14 @@ impl Store {
     /// Revokes a key by its token, but only if `client_id` issued it
     /// (RFC 7009: a client revokes its own tokens). False if nothing matched.
     pub async fn delete_client_key_by_token(&self, token: &SecretHash, client_id: &str) -> StoreResult<bool> {
-        let deleted = on_pool!(self, p => sqlx::query("DELETE FROM api_keys WHERE token_hash = $1 AND client_id = $2")
+        let deleted = on_writer!(self, db => sqlx::query("DELETE FROM api_keys WHERE token_hash = $1 AND client_id = $2")
             .bind(token.as_bytes())
             .bind(client_id)
-            .execute(p)
+            .execute(&mut *db)
             .await?
             .rows_affected() > 0);
         if deleted {
-            self.keys_changed();
+            self.credentials_changed();
         }
         Ok(deleted)
     }

@@ -1,7 +1,7 @@
 //! API clients.
 
 use super::records::{CLIENT_COLUMNS, ClientRow};
-use super::{ClientChanges, ClientRecord, Store, StoreResult, on_pool};
+use super::{ClientChanges, ClientRecord, Store, StoreResult, on_pool, on_writer};
 use crate::domain::SecretHash;
 
 /// Binds every column of `CLIENT_COLUMNS`, in order, to `$1`…`$11`.
@@ -41,8 +41,8 @@ impl Store {
     pub async fn insert_client_capped(&self, c: &ClientRecord, cap: Option<i64>) -> StoreResult<bool> {
         let insert =
             format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
-        on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        on_writer!(self, db => {
+            let mut tx = db.begin().await?;
             sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(c.author_id).execute(&mut *tx).await?;
             if let Some(cap) = cap {
                 let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients WHERE author_id = $1")
@@ -70,17 +70,32 @@ impl Store {
              permissions = excluded.permissions, api_key_format = excluded.api_key_format, \
              api_key_filename = excluded.api_key_filename, require_pkce = excluded.require_pkce"
         );
-        on_pool!(self, p => {
+        on_writer!(self, db => {
             bind_client(sqlx::query(&sql), c)
-                .execute(p)
+                .execute(&mut *db)
                 .await?;
-            Ok(())
-        })
+        });
+        self.credentials_changed();
+        Ok(())
     }
 
+    /// Every token exchange authenticates its client: served from the
+    /// credential cache when it can be trusted (see `cache`).
     pub async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
+        if let Some(client) = self.cache.client(client_id) {
+            return Ok(Some(client));
+        }
+        let generation = self.cache.generation();
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
-        on_pool!(self, p => Ok(sqlx::query_as::<_, ClientRow>(&sql).bind(client_id).fetch_optional(p).await?.map(Into::into)))
+        let client: Option<ClientRecord> = on_pool!(self, p => sqlx::query_as::<_, ClientRow>(&sql)
+            .bind(client_id)
+            .fetch_optional(p)
+            .await?
+            .map(Into::into));
+        if let Some(client) = &client {
+            self.cache.insert_client(generation, client.clone());
+        }
+        Ok(client)
     }
 
     pub async fn clients_by_author(&self, author_id: i64) -> StoreResult<Vec<ClientRecord>> {
@@ -108,7 +123,7 @@ impl Store {
              require_pkce = COALESCE($11, require_pkce) \
              WHERE client_id = $1 RETURNING {CLIENT_COLUMNS}"
         );
-        on_pool!(self, p => Ok(sqlx::query_as::<_, ClientRow>(&sql)
+        let updated = on_writer!(self, db => sqlx::query_as::<_, ClientRow>(&sql)
             .bind(client_id)
             .bind(&ch.name)
             .bind(ch.redirect_uri.is_some())
@@ -120,26 +135,31 @@ impl Store {
             .bind(ch.api_key_filename.is_some())
             .bind(ch.api_key_filename.clone().flatten())
             .bind(ch.require_pkce)
-            .fetch_optional(p)
+            .fetch_optional(&mut *db)
             .await?
-            .map(Into::into)))
+            .map(ClientRecord::from));
+        self.credentials_changed();
+        Ok(updated)
     }
 
     pub async fn set_client_secret(&self, client_id: &str, hash: &SecretHash) -> StoreResult<bool> {
-        on_pool!(self, p => Ok(sqlx::query("UPDATE clients SET secret_hash = $2 WHERE client_id = $1")
+        let changed = on_writer!(self, db => sqlx::query("UPDATE clients SET secret_hash = $2 WHERE client_id = $1")
             .bind(client_id)
             .bind(hash.as_bytes())
-            .execute(p)
+            .execute(&mut *db)
             .await?
-            .rows_affected() > 0))
+            .rows_affected() > 0);
+        // The old secret must stop working at once.
+        self.credentials_changed();
+        Ok(changed)
     }
 
     /// Deletes a client; its keys, codes and pending requests go with it
     /// (foreign keys cascade, and the explicit deletes make that independent
     /// of the engine's foreign-key settings).
     pub async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-        let deleted = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        let deleted = on_writer!(self, db => {
+            let mut tx = db.begin().await?;
             for sql in [
                 "DELETE FROM api_keys WHERE client_id = $1",
                 "DELETE FROM auth_codes WHERE client_id = $1",
@@ -156,7 +176,7 @@ impl Store {
             deleted
         });
         if deleted {
-            self.keys_changed();
+            self.credentials_changed();
         }
         Ok(deleted)
     }

@@ -7,12 +7,14 @@ use super::group_commit::Job;
 use super::records::{AUTH_CODE_COLUMNS, AuthCodeRow, PENDING_COLUMNS, PendingRow};
 use super::{
     ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreError, StoreResult, on_pool,
+    on_writer,
 };
 use crate::domain::SecretHash;
 
 /// Makes the key a consumed code is redeemed for, or refuses it (`None`: e.g.
 /// a wrong PKCE verifier; the code is used up all the same). Called inside the
 /// transaction, possibly more than once if a batch has to be retried alone.
+/// The key it makes has the id given to [`Store::redeem_code`].
 pub type RedeemDecision = Box<dyn Fn(&AuthCodeRecord) -> Option<NewApiKey> + Send + Sync>;
 
 /// How an attempt to redeem a code ended.
@@ -37,8 +39,7 @@ impl Store {
                    ON CONFLICT (session_hash, client_id) DO UPDATE SET redirect_uri = excluded.redirect_uri, \
                    permissions = excluded.permissions, state = excluded.state, code_challenge = excluded.code_challenge, \
                    context = excluded.context, standard = excluded.standard, created_at = excluded.created_at";
-        let _turn = self.write_turn().await;
-        on_pool!(self, p => {
+        on_writer!(self, db => {
             sqlx::query(sql)
                 .bind(session.as_bytes())
                 .bind(&r.client_id)
@@ -49,7 +50,7 @@ impl Store {
                 .bind(&r.context)
                 .bind(r.standard)
                 .bind(r.created_at)
-                .execute(p)
+                .execute(&mut *db)
                 .await?;
             Ok(())
         })
@@ -80,10 +81,10 @@ impl Store {
     ) -> StoreResult<Option<PendingRequest>> {
         let sql =
             format!("DELETE FROM auth_requests WHERE session_hash = $1 AND client_id = $2 RETURNING {PENDING_COLUMNS}");
-        on_pool!(self, p => Ok(sqlx::query_as::<_, PendingRow>(&sql)
+        on_writer!(self, db => Ok(sqlx::query_as::<_, PendingRow>(&sql)
             .bind(session.as_bytes())
             .bind(client_id)
-            .fetch_optional(p)
+            .fetch_optional(&mut *db)
             .await?
             .map(Into::into)))
     }
@@ -103,9 +104,8 @@ impl Store {
         );
         let insert = "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, code_challenge, created_at, expires_at) \
                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-        let _turn = self.write_turn().await;
-        on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        on_writer!(self, db => {
+            let mut tx = db.begin().await?;
             let Some(request) = sqlx::query_as::<_, PendingRow>(&take)
                 .bind(session.as_bytes())
                 .bind(client_id)
@@ -137,17 +137,24 @@ impl Store {
     /// key of it, inserts that key, in the same transaction as other exchanges
     /// waiting at this moment (see `group_commit`). Anything but a first,
     /// live presentation is settled alone, by `redeem_code_alone`.
+    ///
+    /// `key_id` is the id of the key `decide` makes. The code records it
+    /// (rather than the key recording its code): a replayed code finds the key
+    /// to revoke by its primary key, and issuing a key does not have to write
+    /// into an index of random code hashes.
     pub async fn redeem_code(
         &self,
         code: &SecretHash,
         client_id: &str,
+        key_id: &str,
         now: i64,
         decide: RedeemDecision,
     ) -> StoreResult<Redemption> {
         let decide = match &self.redeemer {
             Some(redeemer) => {
                 let (reply, answer) = tokio::sync::oneshot::channel();
-                let job = Job { code: *code, client_id: client_id.to_owned(), now, decide, reply };
+                let job =
+                    Job { code: *code, client_id: client_id.to_owned(), key_id: key_id.to_owned(), now, decide, reply };
                 match redeemer.send(job).await {
                     Ok(()) => match answer.await {
                         Ok(Ok(settled)) => return Ok(settled),
@@ -159,7 +166,7 @@ impl Store {
             }
             None => decide,
         };
-        self.redeem_code_alone(code, client_id, now, &decide).await
+        self.redeem_code_alone(code, client_id, key_id, now, &decide).await
     }
 
     /// Redeems one code in its own transaction. The UPDATE's WHERE clause is
@@ -169,29 +176,31 @@ impl Store {
         &self,
         code: &SecretHash,
         client_id: &str,
+        key_id: &str,
         now: i64,
         decide: &RedeemDecision,
     ) -> StoreResult<Redemption> {
         let consume = format!(
-            "UPDATE auth_codes SET used_at = $3 \
+            "UPDATE auth_codes SET used_at = $3, key_id = $4 \
              WHERE code_hash = $1 AND client_id = $2 AND used_at IS NULL AND expires_at > $3 \
              RETURNING {AUTH_CODE_COLUMNS}"
         );
         let was_used =
             "SELECT COUNT(*) FROM auth_codes WHERE code_hash = $1 AND client_id = $2 AND used_at IS NOT NULL";
-        let _turn = self.write_turn().await;
-        let outcome = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        let outcome = on_writer!(self, db => {
+            let mut tx = db.begin().await?;
             let consumed = sqlx::query_as::<_, AuthCodeRow>(&consume)
                 .bind(code.as_bytes())
                 .bind(client_id)
                 .bind(now)
+                .bind(key_id)
                 .fetch_optional(&mut *tx)
                 .await?
                 .map(AuthCodeRecord::from);
             let outcome = match consumed.map(|record| (decide(&record), record)) {
                 Some((None, record)) => Redemption::Refused(record),
                 Some((Some(new_key), record)) => {
+                    debug_assert_eq!(new_key.id, key_id, "the key has the id its code recorded");
                     insert_key_query!(new_key).execute(&mut *tx).await?;
                     Redemption::Issued { code: record, key: new_key.into_record() }
                 }
@@ -206,8 +215,12 @@ impl Store {
                     }
                     // RFC 6749 §4.1.2: a code presented twice may have been
                     // stolen; what was issued from it is revoked.
-                    sqlx::query("DELETE FROM api_keys WHERE from_code_hash = $1")
+                    sqlx::query(
+                        "DELETE FROM api_keys WHERE id IN \
+                         (SELECT key_id FROM auth_codes WHERE code_hash = $1 AND client_id = $2)",
+                    )
                         .bind(code.as_bytes())
+                        .bind(client_id)
                         .execute(&mut *tx)
                         .await?;
                     Redemption::Replayed
@@ -217,7 +230,7 @@ impl Store {
             outcome
         });
         if matches!(outcome, Redemption::Replayed) {
-            self.keys_changed();
+            self.credentials_changed();
         }
         Ok(outcome)
     }

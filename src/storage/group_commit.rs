@@ -3,9 +3,10 @@
 //!
 //! An exchange is a write (the code is used up, the key inserted) that must be
 //! durable before its answer. One transaction per exchange spends most of its
-//! time on round trips and commits; here a batch costs four statements
-//! (`BEGIN`, one `UPDATE … RETURNING` for every code, one multi-row `INSERT`
-//! of the keys, `COMMIT`) however many exchanges it holds. Every reply is sent
+//! time on round trips and commits; here a batch costs the same statements
+//! however many exchanges it holds: one `UPDATE … FROM (VALUES …) RETURNING`
+//! that claims every code, one multi-row `INSERT` of the keys, inside `BEGIN`
+//! and `COMMIT` (on SQLite, sent as two calls, not four). Every reply is sent
 //! after `COMMIT` returned, so a 200 still means committed.
 //!
 //! Only the common case is batched: a live code, presented for the first time
@@ -21,16 +22,18 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::codes::RedeemDecision;
 use super::records::{AUTH_CODE_COLUMNS, AuthCodeRow, NEW_KEY_COLUMNS, bind_new_key};
-use super::{AuthCodeRecord, NewApiKey, Redemption, Store, StoreError, on_pool};
+use super::{AuthCodeRecord, NewApiKey, Redemption, Store, StoreError, on_writer};
 use crate::domain::SecretHash;
 
-/// At most this many exchanges share a transaction (8 bound values per key:
+/// At most this many exchanges share a transaction (7 bound values per key:
 /// far below either engine's limit on parameters).
 const MAX_BATCH: usize = 256;
 
 pub(super) struct Job {
     pub code: SecretHash,
     pub client_id: String,
+    /// The id of the key `decide` makes, recorded on the code.
+    pub key_id: String,
     pub now: i64,
     pub decide: RedeemDecision,
     /// `Err` hands the job back: settle it alone.
@@ -84,57 +87,91 @@ type Settled = HashMap<(SecretHash, String), Redemption>;
 
 async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError> {
     let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
-    // `code_hash IN (…)` lets both engines use the primary key; the row-value
-    // test then keeps a code bound to the client that presents it.
-    let mut consume =
-        String::from("UPDATE auth_codes SET used_at = $1 WHERE used_at IS NULL AND expires_at > $1 AND code_hash IN (");
-    push_placeholders(&mut consume, 2, jobs.len(), 1);
-    consume.push_str(") AND (code_hash, client_id) IN (VALUES ");
-    push_placeholders(&mut consume, 2 + jobs.len(), jobs.len(), 2);
-    let _ = write!(consume, ") RETURNING code_hash, {AUTH_CODE_COLUMNS}");
+    // SQLite runs the statements of one call in order on its connection's
+    // thread, so there the transaction opens with the claim and commits with
+    // the insert: two hand-offs to that thread instead of four, which was
+    // half a batch's time. PostgreSQL takes one statement per call.
+    let sqlite = matches!(store.pool, super::Pool::Sqlite(_));
+    let (open, close) = if sqlite { ("BEGIN IMMEDIATE; ", "; COMMIT") } else { ("", "") };
 
-    let _turn = store.write_turn().await;
-    on_pool!(store, p => {
-        let mut tx = p.begin().await?;
-        let mut q = sqlx::query_as::<_, ConsumedRow>(&consume).bind(now);
-        for j in jobs {
-            q = q.bind(j.code.as_bytes());
-        }
-        for j in jobs {
-            q = q.bind(j.code.as_bytes()).bind(j.client_id.as_str());
-        }
-        let consumed = q.fetch_all(&mut *tx).await?;
+    // Both engines walk the few VALUES rows and find each code by its primary
+    // key; a code stays bound to the client that presents it. (`columnN` is
+    // what both name the columns of a bare VALUES list. The unary `+` keeps
+    // SQLite from scanning every live code through the expiry index instead.)
+    let mut claim = format!("{open}UPDATE auth_codes SET used_at = $1, key_id = v.column3 FROM (VALUES ");
+    push_placeholders(&mut claim, 2, jobs.len(), 3);
+    let _ = write!(
+        claim,
+        ") AS v WHERE auth_codes.code_hash = v.column1 AND auth_codes.client_id = v.column2 \
+         AND used_at IS NULL AND +expires_at > $1 RETURNING code_hash, {AUTH_CODE_COLUMNS}"
+    );
 
-        let by_code: HashMap<(SecretHash, String), &Job> =
-            jobs.iter().map(|j| ((j.code, j.client_id.clone()), j)).collect();
-        let mut settled = Settled::with_capacity(consumed.len());
-        let mut keys: Vec<NewApiKey> = Vec::with_capacity(consumed.len());
-        for row in consumed {
-            let Some(code) = SecretHash::from_bytes(&row.code_hash) else { continue };
-            let record = AuthCodeRecord::from(row.code);
-            let Some(job) = by_code.get(&(code, record.client_id.clone())) else { continue };
-            let outcome = match (job.decide)(&record) {
-                Some(key) => {
-                    let issued = key.clone().into_record();
-                    keys.push(key);
-                    Redemption::Issued { code: record, key: issued }
-                }
-                None => Redemption::Refused(record),
-            };
-            settled.insert((job.code, job.client_id.clone()), outcome);
-        }
-        if !keys.is_empty() {
-            let mut insert = format!("INSERT INTO api_keys ({NEW_KEY_COLUMNS}) VALUES ");
-            push_placeholders(&mut insert, 1, keys.len(), NEW_KEY_COLUMNS.split(',').count());
-            let mut q = sqlx::query(&insert);
-            for k in &keys {
-                q = bind_new_key!(q, k);
+    // The claim, the decisions and the insert, on a connection in a transaction.
+    macro_rules! claim_and_issue {
+        ($conn:expr) => {{
+            let mut q = sqlx::query_as::<_, ConsumedRow>(&claim).bind(now);
+            for j in jobs {
+                q = q.bind(j.code.as_bytes()).bind(j.client_id.as_str()).bind(j.key_id.as_str());
             }
-            q.execute(&mut *tx).await?;
+            let consumed = q.fetch_all(&mut *$conn).await?;
+            let (settled, keys) = decide_all(jobs, consumed);
+            let statement = if keys.is_empty() {
+                close.trim_start_matches("; ").to_owned()
+            } else {
+                let mut insert = format!("INSERT INTO api_keys ({NEW_KEY_COLUMNS}) VALUES ");
+                push_placeholders(&mut insert, 1, keys.len(), NEW_KEY_COLUMNS.split(',').count());
+                insert + close
+            };
+            if !statement.is_empty() {
+                let mut q = sqlx::query(&statement);
+                for k in &keys {
+                    q = bind_new_key!(q, k);
+                }
+                q.execute(&mut *$conn).await?;
+            }
+            Ok::<_, StoreError>(settled)
+        }};
+    }
+
+    on_writer!(store, db => {
+        if sqlite {
+            let outcome = async { claim_and_issue!(db) }.await;
+            if outcome.is_err() {
+                // Whichever statement failed, nothing of the batch stays.
+                let _ = sqlx::query("ROLLBACK").execute(&mut *db).await;
+            }
+            outcome
+        } else {
+            let mut tx = db.begin().await?;
+            let settled = claim_and_issue!(tx)?;
+            tx.commit().await?;
+            Ok(settled)
         }
-        tx.commit().await?;
-        Ok(settled)
     })
+}
+
+/// Runs each consumed code's decision: what the batch settles, and the keys to insert.
+fn decide_all(jobs: &[Job], consumed: Vec<ConsumedRow>) -> (Settled, Vec<NewApiKey>) {
+    let by_code: HashMap<(SecretHash, String), &Job> =
+        jobs.iter().map(|j| ((j.code, j.client_id.clone()), j)).collect();
+    let mut settled = Settled::with_capacity(consumed.len());
+    let mut keys: Vec<NewApiKey> = Vec::with_capacity(consumed.len());
+    for row in consumed {
+        let Some(code) = SecretHash::from_bytes(&row.code_hash) else { continue };
+        let record = AuthCodeRecord::from(row.code);
+        let Some(job) = by_code.get(&(code, record.client_id.clone())) else { continue };
+        let outcome = match (job.decide)(&record) {
+            Some(key) => {
+                debug_assert_eq!(key.id, job.key_id, "the key has the id its code recorded");
+                let issued = key.clone().into_record();
+                keys.push(key);
+                Redemption::Issued { code: record, key: issued }
+            }
+            None => Redemption::Refused(record),
+        };
+        settled.insert((job.code, job.client_id.clone()), outcome);
+    }
+    (settled, keys)
 }
 
 /// Appends `count` groups of `width` placeholders, numbered from `first`:

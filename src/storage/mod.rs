@@ -8,10 +8,11 @@
 //! The schema is in `migrations/<engine>/`, one twin file per engine.
 
 mod api_keys;
+mod cache;
+mod checkpoint;
 mod clients;
 mod codes;
 mod group_commit;
-mod key_cache;
 mod records;
 mod sessions;
 mod users;
@@ -20,11 +21,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
 pub use codes::{RedeemDecision, Redemption};
-pub use key_cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
 pub use records::*;
 
 /// Runs `$body` with `$pool` bound to the configured engine's pool. The body is
@@ -39,6 +41,35 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Runs `$body` with `$conn` bound to the connection writes go through: on
+/// SQLite the one writer connection (waiting for its turn), on PostgreSQL any
+/// connection of the pool. A transaction is begun on it with `$conn.begin()`.
+/// Every INSERT, UPDATE and DELETE of the storage layer runs in one.
+macro_rules! on_writer {
+    ($store:expr, $conn:ident => $body:expr) => {{
+        #[allow(unused_imports)]
+        use sqlx::Connection as _;
+        match (&$store.pool, &$store.sqlite_writer) {
+            ($crate::storage::Pool::Sqlite(_), Some(writer)) => {
+                let mut guard = writer.lock().await;
+                let $conn: &mut sqlx::SqliteConnection = &mut *guard;
+                $body
+            }
+            ($crate::storage::Pool::Sqlite(p), None) => {
+                let mut pooled = p.acquire().await?;
+                let $conn: &mut sqlx::SqliteConnection = &mut *pooled;
+                $body
+            }
+            ($crate::storage::Pool::Postgres(p), _) => {
+                let mut pooled = p.acquire().await?;
+                let $conn: &mut sqlx::PgConnection = &mut *pooled;
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use on_writer;
+
 #[derive(Clone)]
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
@@ -49,12 +80,16 @@ pub(crate) enum Pool {
 pub struct Store {
     pub(crate) pool: Pool,
     /// SQLite has one writer at a time; a second writer that finds the lock
-    /// taken sleeps in SQLite's busy handler (1 ms, 2 ms, 5 ms, …). Hot write
-    /// transactions queue here instead, in order and without sleeping.
+    /// taken sleeps in SQLite's busy handler (1 ms, 2 ms, 5 ms, …). Every
+    /// write of this process (see `on_writer!`) takes its turn on this one
+    /// connection instead, in order and without sleeping. Being the only
+    /// connection that writes, it also keeps its page cache: a connection's
+    /// cache is dropped whenever another connection has written, and a token
+    /// exchange on a pooled connection reread the pages it was about to change.
     /// `None` on PostgreSQL, whose row locks need no help.
-    sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
-    /// Validated bearer keys; see `key_cache` for how revocation reaches it.
-    keys: Arc<key_cache::KeyCache>,
+    sqlite_writer: Option<Arc<tokio::sync::Mutex<sqlx::SqliteConnection>>>,
+    /// Validated bearer keys and clients; see `cache` for how revocation reaches it.
+    cache: Arc<cache::Cache>,
     /// The writer task that group-commits token exchanges (`None` in the
     /// writer's own copy of the store, which settles them directly).
     redeemer: Option<tokio::sync::mpsc::Sender<group_commit::Job>>,
@@ -145,31 +180,38 @@ impl Store {
         } else {
             return Err(sqlx::Error::Configuration("database URL must start with sqlite: or postgres:".into()));
         };
-        let sqlite_writer = matches!(pool, Pool::Sqlite(_)).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        let keys = Arc::new(key_cache::KeyCache::default());
+        let sqlite_writer = match &sqlite_opts {
+            Some(opts) => {
+                // The writer's cache holds the B-tree pages writes touch (the
+                // last leaves of the time-ordered indexes, the inner pages of
+                // the random ones): 8 MiB, beside the pool's 2 MiB each.
+                let opts =
+                    opts.clone().pragma("cache_size", "-8192").pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES);
+                Some(Arc::new(tokio::sync::Mutex::new(opts.connect().await?)))
+            }
+            None => None,
+        };
+        let cache = Arc::new(cache::Cache::default());
         match &pool {
-            Pool::Sqlite(p) => key_cache::watch_sqlite(sqlite_opts.unwrap_or_default(), p.clone(), keys.clone()),
-            Pool::Postgres(p) => key_cache::watch_postgres(p.clone(), keys.clone()),
+            Pool::Sqlite(p) => {
+                let opts = sqlite_opts.unwrap_or_default();
+                if let Some(writer) = &sqlite_writer {
+                    checkpoint::start(opts.clone(), p.clone(), writer.clone());
+                }
+                cache::watch_sqlite(opts, p.clone(), cache.clone())
+            }
+            Pool::Postgres(p) => cache::watch_postgres(p.clone(), cache.clone()),
         }
-        let mut store = Store { pool, sqlite_writer, keys, redeemer: None };
+        let mut store = Store { pool, sqlite_writer, cache, redeemer: None };
         store.redeemer = Some(group_commit::start(store.clone()));
         Ok(store)
     }
 
-    /// Taken (on SQLite) before a write transaction begins, never while a
-    /// connection is held, so it cannot deadlock with the pool.
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.sqlite_writer {
-            Some(m) => Some(m.lock().await),
-            None => None,
-        }
-    }
-
     /// To be called after a committed write that may have revoked or changed
-    /// a key (the database triggers cover other processes, not our own cache
-    /// before the next notification or poll).
-    pub(super) fn keys_changed(&self) {
-        self.keys.flush();
+    /// a key or a client (the database triggers cover other processes, not our
+    /// own cache before the next notification or poll).
+    pub(super) fn credentials_changed(&self) {
+        self.cache.flush();
     }
 
     /// Readiness: can a connection answer a trivial query right now?
@@ -184,15 +226,15 @@ impl Store {
         pending_older_than: i64,
         used_codes_older_than: i64,
     ) -> StoreResult<()> {
-        on_pool!(self, p => {
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(p).await?;
-            sqlx::query("DELETE FROM auth_requests WHERE created_at <= $1").bind(pending_older_than).execute(p).await?;
+        on_writer!(self, db => {
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&mut *db).await?;
+            sqlx::query("DELETE FROM auth_requests WHERE created_at <= $1").bind(pending_older_than).execute(&mut *db).await?;
             // Used codes are kept a while after use so a replay can be recognised
             // (and the key it issued revoked); then they go like expired ones.
             sqlx::query("DELETE FROM auth_codes WHERE expires_at <= $1 AND (used_at IS NULL OR used_at <= $2)")
                 .bind(now)
                 .bind(used_codes_older_than)
-                .execute(p)
+                .execute(&mut *db)
                 .await?;
             Ok(())
         })

@@ -196,11 +196,10 @@ impl From<PendingRow> for PendingRequest {
 pub(super) const AUTH_CODE_COLUMNS: &str = "user_id, client_id, redirect_uri, permissions, code_challenge, created_at";
 
 /// The columns a new key is inserted with, in the order [`bind_new_key`] binds them.
-pub(super) const NEW_KEY_COLUMNS: &str =
-    "id, token_hash, user_id, identifier, permissions, client_id, from_code_hash, created_at";
+pub(super) const NEW_KEY_COLUMNS: &str = "id, token_hash, user_id, identifier, permissions, client_id, created_at";
 
 pub(super) static INSERT_ONE_KEY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!("INSERT INTO api_keys ({NEW_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+    format!("INSERT INTO api_keys ({NEW_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)")
 });
 
 /// Binds a `NewApiKey`'s [`NEW_KEY_COLUMNS`] to a query, for the caller's
@@ -213,7 +212,6 @@ macro_rules! bind_new_key {
             .bind($k.identifier.as_str())
             .bind($k.permissions.bits())
             .bind($k.client_id.as_deref())
-            .bind($k.from_code_hash.as_ref().map(|h| h.as_bytes()))
             .bind($k.created_at)
     };
 }
@@ -311,7 +309,6 @@ pub struct NewApiKey {
     pub identifier: String,
     pub permissions: PermissionSet,
     pub client_id: Option<String>,
-    pub from_code_hash: Option<SecretHash>,
     pub created_at: i64,
 }
 

@@ -1,19 +1,19 @@
 //! Login sessions, looked up by the hash of the cookie's value.
 
 use super::records::SessionUserRow;
-use super::{SessionUser, Store, StoreResult, on_pool};
+use super::{SessionUser, Store, StoreResult, on_pool, on_writer};
 use crate::domain::SecretHash;
 
 impl Store {
     pub async fn insert_session(&self, id: &SecretHash, user_id: i64, now: i64, expires_at: i64) -> StoreResult<()> {
         let sql = "INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
-        on_pool!(self, p => {
+        on_writer!(self, db => {
             sqlx::query(sql)
                 .bind(id.as_bytes())
                 .bind(user_id)
                 .bind(now)
                 .bind(expires_at)
-                .execute(p)
+                .execute(&mut *db)
                 .await?;
             Ok(())
         })
@@ -33,8 +33,8 @@ impl Store {
     }
 
     pub async fn delete_session(&self, id: &SecretHash) -> StoreResult<()> {
-        on_pool!(self, p => {
-            sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id.as_bytes()).execute(p).await?;
+        on_writer!(self, db => {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id.as_bytes()).execute(&mut *db).await?;
             Ok(())
         })
     }

@@ -1,20 +1,20 @@
 //! Users and their profiles.
 
 use super::records::{USER_COLUMNS, UserRow};
-use super::{NewUser, Store, StoreResult, UserRecord, on_pool};
+use super::{NewUser, Store, StoreResult, UserRecord, on_pool, on_writer};
 
 impl Store {
     /// Inserts a user; `StoreError::Conflict` when the username is taken.
     pub async fn insert_user(&self, u: &NewUser<'_>) -> StoreResult<i64> {
         let sql = "INSERT INTO users (username, username_key, email, password_hash, created_at) \
                    VALUES ($1, $2, $3, $4, $5) RETURNING id";
-        on_pool!(self, p => Ok(sqlx::query_scalar(sql)
+        on_writer!(self, db => Ok(sqlx::query_scalar(sql)
             .bind(u.username)
             .bind(u.username_key)
             .bind(u.email)
             .bind(u.password_hash)
             .bind(u.created_at)
-            .fetch_one(p)
+            .fetch_one(&mut *db)
             .await?))
     }
 
@@ -40,12 +40,12 @@ impl Store {
              status = CASE WHEN $3 THEN $4 ELSE status END \
              WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        on_pool!(self, p => Ok(sqlx::query_as::<_, UserRow>(&sql)
+        on_writer!(self, db => Ok(sqlx::query_as::<_, UserRow>(&sql)
             .bind(id)
             .bind(about)
             .bind(status.is_some())
             .bind(status.flatten())
-            .fetch_optional(p)
+            .fetch_optional(&mut *db)
             .await?
             .map(Into::into)))
     }
@@ -54,9 +54,9 @@ impl Store {
     pub async fn set_user_flags(&self, key: &str, admin: Option<bool>, banned: Option<bool>) -> StoreResult<bool> {
         let sql = "UPDATE users SET is_admin = COALESCE($2, is_admin), is_banned = COALESCE($3, is_banned) \
                    WHERE username_key = $1";
-        let changed = on_pool!(self, p => sqlx::query(sql).bind(key).bind(admin).bind(banned).execute(p).await?.rows_affected() > 0);
+        let changed = on_writer!(self, db => sqlx::query(sql).bind(key).bind(admin).bind(banned).execute(&mut *db).await?.rows_affected() > 0);
         if changed {
-            self.keys_changed();
+            self.credentials_changed();
         }
         Ok(changed)
     }

@@ -6,12 +6,13 @@ use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{ApiClient, TestServer, User, expect_err, expect_ok};
+use crate::support::{ANOTHER_PROCESS_WITHIN, ApiClient, TestServer, User, expect_err, expect_ok};
 
-/// Two instances on one database, a player on the first, and an author's client.
+/// Two instances on one database, a player and an author on the first, and the author's client.
 struct TwoInstances {
     one: TestServer,
     two: TestServer,
+    author: User,
     player: User,
     client: ApiClient,
 }
@@ -22,7 +23,7 @@ async fn two_instances() -> TwoInstances {
     let author = one.register("author").await;
     let player = one.register("player").await;
     let client = one.client_of(&author, &["submit_score"]).await;
-    TwoInstances { one, two, player, client }
+    TwoInstances { one, two, author, player, client }
 }
 
 #[tokio::test]
@@ -36,7 +37,7 @@ async fn a_session_created_on_one_instance_is_valid_on_the_other() {
 
 #[tokio::test]
 async fn a_code_created_on_one_instance_is_redeemed_on_the_other() {
-    let TwoInstances { one, two, player, client } = two_instances().await;
+    let TwoInstances { one, two, player, client, .. } = two_instances().await;
     let code = player.approve(&client).await;
     let doc = expect_ok(two.exchange(&client, &code).await).await;
     assert_eq!(doc["userID"], player.id);
@@ -45,7 +46,7 @@ async fn a_code_created_on_one_instance_is_redeemed_on_the_other() {
 
 #[tokio::test]
 async fn a_key_revoked_on_one_instance_is_refused_by_the_other_within_the_bound() {
-    let TwoInstances { one, two, player, client } = two_instances().await;
+    let TwoInstances { one, two, player, client, .. } = two_instances().await;
     let key = one.authorize(&player, &client).await;
     expect_ok(two.with_key(Method::GET, "/status", &key).send().await.unwrap()).await;
 
@@ -61,9 +62,37 @@ async fn a_key_revoked_on_one_instance_is_refused_by_the_other_within_the_bound(
     expect_err(one.with_key(Method::GET, "/status", &key).send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
 }
 
+#[tokio::test]
+async fn a_secret_reset_on_one_instance_retires_the_old_secret_on_the_other_within_the_bound() {
+    let TwoInstances { one: _one, two, author, player, client } = two_instances().await;
+    // The other instance has the client in its cache: it just authenticated it.
+    let code = player.approve(&client).await;
+    expect_ok(two.exchange(&client, &code).await).await;
+
+    let reset = expect_ok(author.post(&format!("/clients/{}/reset-secret", client.id), json!({})).await).await;
+    assert_ne!(reset["clientSecret"], client.secret.as_str());
+
+    // Each attempt spends a fresh code; the first refusal ends the wait.
+    let start = std::time::Instant::now();
+    loop {
+        let code = player.approve(&client).await;
+        let status = two.exchange(&client, &code).await.status();
+        if status == StatusCode::FORBIDDEN {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            start.elapsed() < ANOTHER_PROCESS_WITHIN,
+            "the old secret still works after {ANOTHER_PROCESS_WITHIN:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    eprintln!("the secret reset reached the other instance within {:?}", start.elapsed());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_exchanges_of_one_code_across_both_instances_issue_one_key() {
-    let TwoInstances { one, two, player, client } = two_instances().await;
+    let TwoInstances { one, two, player, client, .. } = two_instances().await;
     let code = player.approve(&client).await;
 
     let attempts = (0..20).map(|i| {

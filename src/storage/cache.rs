@@ -1,10 +1,11 @@
-//! The bearer-key cache: what lets an API request be validated without a
-//! database round trip, without letting a revoked key through.
+//! The credential cache: what lets an API request (a bearer key) or a token
+//! exchange (a client's id and secret) be checked without a database round
+//! trip, without letting a revoked key or a deleted or re-keyed client through.
 //!
-//! Every change that can make a cached key wrong (a key deleted or altered,
-//! its owner banned, demoted or renamed) is seen by the database itself, in
-//! triggers (`migrations/*/0002_key_revocations.sql`), whoever makes it. The
-//! cache is flushed:
+//! Every change that can make a cached entry wrong (a key deleted or altered,
+//! its owner banned, demoted or renamed, a client altered or deleted) is seen
+//! by the database itself, in triggers (`migrations/*/0002_key_revocations.sql`
+//! and `0003_*`), whoever makes it. The cache is flushed:
 //! - at once, by this process, after each of its own such writes commit;
 //! - on PostgreSQL, when the trigger's `NOTIFY` arrives from another instance
 //!   or process; while the listening connection is down the cache is bypassed
@@ -15,9 +16,10 @@
 //!
 //! A lookup that raced with a flush does not fill the cache: entries are
 //! only inserted under the generation that was current before the read.
-//! Only found keys are cached (a new key needs no flush), never misses.
+//! Only found records are cached (a new key or client needs no flush), never misses.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -26,47 +28,79 @@ use sqlx::postgres::{PgListener, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
 use sqlx::{ConnectOptions, Connection};
 
-use super::BearerKey;
+use super::{BearerKey, ClientRecord};
 use crate::domain::SecretHash;
 
 /// How long an entry is trusted without hearing from the database at all: a
 /// backstop for a listening connection that is cut without the TCP
 /// connection noticing. Revocations normally arrive in milliseconds.
 const MAX_AGE: Duration = Duration::from_secs(5);
-/// Bounds memory; a full cache starts over (it refills from hot keys).
+/// Bounds memory; a full table starts over (it refills from hot entries).
 const MAX_ENTRIES: usize = 10_000;
 /// How often a SQLite server checks for other processes' revocations.
 pub const SQLITE_POLL: Duration = Duration::from_millis(100);
 const CHANNEL: &str = "tachi_auth_key_revocations";
 
-#[derive(Default)]
-pub(crate) struct KeyCache {
-    /// Off until the revocation watcher is known to be watching.
-    enabled: AtomicBool,
-    generation: AtomicU64,
-    entries: RwLock<HashMap<SecretHash, (BearerKey, Instant)>>,
+/// One table of the cache.
+struct Table<K, V>(RwLock<HashMap<K, (V, Instant)>>);
+
+impl<K, V> Default for Table<K, V> {
+    fn default() -> Self {
+        Table(RwLock::new(HashMap::new()))
+    }
 }
 
-impl KeyCache {
-    pub fn get(&self, token: &SecretHash) -> Option<BearerKey> {
-        if !self.enabled.load(Ordering::Acquire) {
-            return None;
-        }
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        match entries.get(token) {
-            Some((key, at)) if at.elapsed() < MAX_AGE => Some(key.clone()),
+impl<K: Hash + Eq, V: Clone> Table<K, V> {
+    fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        let entries = self.0.read().unwrap_or_else(|e| e.into_inner());
+        match entries.get(key) {
+            Some((value, at)) if at.elapsed() < MAX_AGE => Some(value.clone()),
             _ => None,
         }
     }
 
-    /// The generation to pass to [`KeyCache::insert`]; read it before the lookup.
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<K, (V, Instant)>> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Cache {
+    /// Off until the revocation watcher is known to be watching.
+    enabled: AtomicBool,
+    generation: AtomicU64,
+    keys: Table<SecretHash, BearerKey>,
+    clients: Table<String, ClientRecord>,
+}
+
+impl Cache {
+    pub fn key(&self, token: &SecretHash) -> Option<BearerKey> {
+        self.enabled.load(Ordering::Acquire).then(|| self.keys.get(token)).flatten()
+    }
+
+    pub fn client(&self, client_id: &str) -> Option<ClientRecord> {
+        self.enabled.load(Ordering::Acquire).then(|| self.clients.get(client_id)).flatten()
+    }
+
+    /// The generation to pass to `insert_*`; read it before the lookup.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn insert(&self, generation: u64, token: SecretHash, key: BearerKey) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        // Checked under the lock that `flush` takes: a flush either happened
+    pub fn insert_key(&self, generation: u64, token: SecretHash, key: BearerKey) {
+        self.insert(&self.keys, generation, token, key);
+    }
+
+    pub fn insert_client(&self, generation: u64, client: ClientRecord) {
+        self.insert(&self.clients, generation, client.client_id.clone(), client);
+    }
+
+    fn insert<K: Hash + Eq, V: Clone>(&self, table: &Table<K, V>, generation: u64, key: K, value: V) {
+        let mut entries = table.write();
+        // Checked under a lock that `flush` takes: a flush either happened
         // before (generation moved, nothing inserted) or clears this entry.
         if !self.enabled.load(Ordering::Acquire) || self.generation.load(Ordering::Acquire) != generation {
             return;
@@ -74,22 +108,23 @@ impl KeyCache {
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(token, (key, Instant::now()));
+        entries.insert(key, (value, Instant::now()));
     }
 
     /// Keeps a cached key's "last used" time in step with the database, so the
     /// next requests do not write it again.
     pub fn touched(&self, token: &SecretHash, now: i64) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if let Some((key, _)) = entries.get_mut(token) {
+        if let Some((key, _)) = self.keys.write().get_mut(token) {
             key.last_used_at = Some(now);
         }
     }
 
     pub fn flush(&self) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let mut keys = self.keys.write();
+        let mut clients = self.clients.write();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.clear();
+        keys.clear();
+        clients.clear();
     }
 
     fn set_watching(&self, watching: bool) {
@@ -104,7 +139,7 @@ impl KeyCache {
 }
 
 /// Flushes `cache` on every notification; bypasses it while not listening.
-pub(crate) fn watch_postgres(pool: PgPool, cache: Arc<KeyCache>) {
+pub(crate) fn watch_postgres(pool: PgPool, cache: Arc<Cache>) {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(50);
         while !pool.is_closed() {
@@ -134,7 +169,7 @@ pub(crate) fn watch_postgres(pool: PgPool, cache: Arc<KeyCache>) {
 /// Flushes `cache` whenever the revocation counter moved; bypasses it while
 /// the database cannot be read. Polls on a connection of its own, with
 /// statement logging off: ten identical lines a second would bury a debug log.
-pub(crate) fn watch_sqlite(opts: SqliteConnectOptions, pool: SqlitePool, cache: Arc<KeyCache>) {
+pub(crate) fn watch_sqlite(opts: SqliteConnectOptions, pool: SqlitePool, cache: Arc<Cache>) {
     let opts = opts.disable_statement_logging();
     tokio::spawn(async move {
         let mut seen: Option<i64> = None;
