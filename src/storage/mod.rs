@@ -93,6 +93,8 @@ pub struct Store {
     /// The writer task that group-commits token exchanges (`None` in the
     /// writer's own copy of the store, which settles them directly).
     redeemer: Option<tokio::sync::mpsc::Sender<group_commit::Job>>,
+    /// Keys' "last used" times waiting to be written (see `touch_key`).
+    touches: Option<tokio::sync::mpsc::Sender<(String, i64)>>,
 }
 
 /// How the pool is sized and how long a request may wait for a connection
@@ -202,7 +204,8 @@ impl Store {
             }
             Pool::Postgres(p) => cache::watch_postgres(p.clone(), cache.clone()),
         }
-        let mut store = Store { pool, sqlite_writer, cache, redeemer: None };
+        let mut store = Store { pool, sqlite_writer, cache, redeemer: None, touches: None };
+        store.start_toucher();
         store.redeemer = Some(group_commit::start(store.clone()));
         Ok(store)
     }

@@ -60,6 +60,27 @@ async fn the_list_shows_keys_without_their_tokens() {
 }
 
 #[tokio::test]
+async fn using_a_key_records_when_it_was_last_used() {
+    let server = TestServer::start().await;
+    let user = server.register("playerB").await;
+    let key = user.personal_key(&["submit_score"]).await;
+    assert_eq!(user.keys().await[0]["lastUsed"], serde_json::Value::Null, "never used yet");
+
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    expect_ok(server.with_key(Method::GET, "/status", &key).send().await.unwrap()).await;
+    // Written in the background, off the request's path: wait for it (bounded).
+    let started = std::time::Instant::now();
+    let last_used = loop {
+        if let Some(t) = user.keys().await[0]["lastUsed"].as_i64() {
+            break t;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "the use was never recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert!(last_used >= before, "{last_used} is the time of the use, not before {before}");
+}
+
+#[tokio::test]
 async fn the_client_file_flow_issues_a_key_with_the_client_s_permissions_and_replaces_the_last_one() {
     let server = TestServer::start().await;
     let author = server.register("authorA").await;
