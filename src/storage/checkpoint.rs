@@ -10,11 +10,12 @@
 //! rather than letting it grow. Durability is unchanged: a commit is in the
 //! log (and in the OS's hands) before it is answered, whenever it is copied.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
 use sqlx::{ConnectOptions, Connection};
+
+use super::SqliteWriter;
 
 const EVERY: Duration = Duration::from_millis(20);
 
@@ -22,10 +23,12 @@ const EVERY: Duration = Duration::from_millis(20);
 /// this task somehow lets grow past this many pages (16 MiB).
 pub(super) const BACKSTOP_PAGES: &str = "4000";
 
-pub(super) fn start(opts: SqliteConnectOptions, pool: SqlitePool, writer: Arc<tokio::sync::Mutex<SqliteConnection>>) {
+pub(super) fn start(opts: SqliteConnectOptions, pool: SqlitePool, writer: SqliteWriter) {
     let opts = opts.disable_statement_logging();
     tokio::spawn(async move {
         let mut conn: Option<SqliteConnection> = None;
+        // (pages in the log, pages copied) after the last pass that held writes back.
+        let mut whole = (0, 0);
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !pool.is_closed() {
@@ -37,14 +40,18 @@ pub(super) fn start(opts: SqliteConnectOptions, pool: SqlitePool, writer: Arc<to
                     Err(_) => continue,
                 },
             };
-            // (busy, pages in the log, pages copied)
-            let pass = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)");
-            match pass.fetch_one(&mut *c).await {
-                Ok((_, log, copied)) if log > 0 && copied < log => {
+            match pass(c).await {
+                // Unchanged since the last pass that held writes back: idle.
+                Ok(seen) if seen.0 == 0 || seen == whole => {}
+                Ok(_) => {
+                    // Writes went on during that pass: copy what they added
+                    // while they wait, so that the log is copied whole.
                     let _held = writer.lock().await;
-                    let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut *c).await;
+                    match pass(c).await {
+                        Ok(seen) => whole = seen,
+                        Err(_) => conn = None,
+                    }
                 }
-                Ok(_) => {}
                 Err(_) => conn = None,
             }
         }
@@ -52,4 +59,11 @@ pub(super) fn start(opts: SqliteConnectOptions, pool: SqlitePool, writer: Arc<to
             let _ = c.close().await;
         }
     });
+}
+
+/// One PASSIVE checkpoint: (pages in the log, pages copied into the database).
+async fn pass(c: &mut SqliteConnection) -> Result<(i64, i64), sqlx::Error> {
+    let (_busy, log, copied) =
+        sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(c).await?;
+    Ok((log, copied))
 }

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::codes::RedeemDecision;
 use super::records::{AUTH_CODE_COLUMNS, AuthCodeRow, NEW_KEY_COLUMNS, bind_new_key};
-use super::{AuthCodeRecord, NewApiKey, Redemption, Store, StoreError, on_writer};
+use super::{AuthCodeRecord, NewApiKey, Redemption, Store, StoreError, on_writer, push_placeholders};
 use crate::domain::SecretHash;
 
 /// At most this many exchanges share a transaction (7 bound values per key:
@@ -91,8 +91,8 @@ async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError
     // thread, so there the transaction opens with the claim and commits with
     // the insert: two hand-offs to that thread instead of four, which was
     // half a batch's time. PostgreSQL takes one statement per call.
-    let sqlite = matches!(store.pool, super::Pool::Sqlite(_));
-    let (open, close) = if sqlite { ("BEGIN IMMEDIATE; ", "; COMMIT") } else { ("", "") };
+    let sqlite = matches!(store.pool, super::Pool::Sqlite(..));
+    let open = if sqlite { "BEGIN IMMEDIATE; " } else { "" };
 
     // Both engines walk the few VALUES rows and find each code by its primary
     // key; a code stays bound to the client that presents it. (`columnN` is
@@ -115,13 +115,15 @@ async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError
             }
             let consumed = q.fetch_all(&mut *$conn).await?;
             let (settled, keys) = decide_all(jobs, consumed);
-            let statement = if keys.is_empty() {
-                close.trim_start_matches("; ").to_owned()
-            } else {
-                let mut insert = format!("INSERT INTO api_keys ({NEW_KEY_COLUMNS}) VALUES ");
-                push_placeholders(&mut insert, 1, keys.len(), NEW_KEY_COLUMNS.split(',').count());
-                insert + close
-            };
+            // The keys' INSERT, then (on SQLite) the COMMIT; either may be absent.
+            let mut statement = String::new();
+            if !keys.is_empty() {
+                statement = format!("INSERT INTO api_keys ({NEW_KEY_COLUMNS}) VALUES ");
+                push_placeholders(&mut statement, 1, keys.len(), NEW_KEY_COLUMNS.split(',').count());
+            }
+            if sqlite {
+                statement.push_str(if keys.is_empty() { "COMMIT" } else { "; COMMIT" });
+            }
             if !statement.is_empty() {
                 let mut q = sqlx::query(&statement);
                 for k in &keys {
@@ -172,26 +174,6 @@ fn decide_all(jobs: &[Job], consumed: Vec<ConsumedRow>) -> (Settled, Vec<NewApiK
         settled.insert((job.code, job.client_id.clone()), outcome);
     }
     (settled, keys)
-}
-
-/// Appends `count` groups of `width` placeholders, numbered from `first`:
-/// `$2, $3` (width 1) or `($2, $3), ($4, $5)` (width 2).
-fn push_placeholders(sql: &mut String, first: usize, count: usize, width: usize) {
-    for i in 0..count {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let n = first + i * width;
-        if width == 1 {
-            let _ = write!(sql, "${n}");
-        } else {
-            sql.push('(');
-            for w in 0..width {
-                let _ = write!(sql, "{}${}", if w > 0 { ", " } else { "" }, n + w);
-            }
-            sql.push(')');
-        }
-    }
 }
 
 #[derive(sqlx::FromRow)]

@@ -34,7 +34,7 @@ pub use records::*;
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.pool {
-            $crate::storage::Pool::Sqlite($pool) => $body,
+            $crate::storage::Pool::Sqlite($pool, _) => $body,
             $crate::storage::Pool::Postgres($pool) => $body,
         }
     };
@@ -49,18 +49,13 @@ macro_rules! on_writer {
     ($store:expr, $conn:ident => $body:expr) => {{
         #[allow(unused_imports)]
         use sqlx::Connection as _;
-        match (&$store.pool, &$store.sqlite_writer) {
-            ($crate::storage::Pool::Sqlite(_), Some(writer)) => {
+        match &$store.pool {
+            $crate::storage::Pool::Sqlite(_, writer) => {
                 let mut guard = writer.lock().await;
                 let $conn: &mut sqlx::SqliteConnection = &mut *guard;
                 $body
             }
-            ($crate::storage::Pool::Sqlite(p), None) => {
-                let mut pooled = p.acquire().await?;
-                let $conn: &mut sqlx::SqliteConnection = &mut *pooled;
-                $body
-            }
-            ($crate::storage::Pool::Postgres(p), _) => {
+            $crate::storage::Pool::Postgres(p) => {
                 let mut pooled = p.acquire().await?;
                 let $conn: &mut sqlx::PgConnection = &mut *pooled;
                 $body
@@ -72,13 +67,8 @@ pub(crate) use on_writer;
 
 #[derive(Clone)]
 pub(crate) enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-#[derive(Clone)]
-pub struct Store {
-    pub(crate) pool: Pool,
+    /// The pool (reads) and the one connection every write goes through.
+    ///
     /// SQLite has one writer at a time; a second writer that finds the lock
     /// taken sleeps in SQLite's busy handler (1 ms, 2 ms, 5 ms, …). Every
     /// write of this process (see `on_writer!`) takes its turn on this one
@@ -86,8 +76,16 @@ pub struct Store {
     /// connection that writes, it also keeps its page cache: a connection's
     /// cache is dropped whenever another connection has written, and a token
     /// exchange on a pooled connection reread the pages it was about to change.
-    /// `None` on PostgreSQL, whose row locks need no help.
-    sqlite_writer: Option<Arc<tokio::sync::Mutex<sqlx::SqliteConnection>>>,
+    Sqlite(SqlitePool, SqliteWriter),
+    /// PostgreSQL's row locks need no such help: writes use the pool.
+    Postgres(PgPool),
+}
+
+pub(crate) type SqliteWriter = Arc<tokio::sync::Mutex<sqlx::SqliteConnection>>;
+
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
     /// Validated bearer keys and clients; see `cache` for how revocation reaches it.
     cache: Arc<cache::Cache>,
     /// The writer task that group-commits token exchanges (`None` in the
@@ -95,6 +93,28 @@ pub struct Store {
     redeemer: Option<tokio::sync::mpsc::Sender<group_commit::Job>>,
     /// Keys' "last used" times waiting to be written (see `touch_key`).
     touches: Option<tokio::sync::mpsc::Sender<(String, i64)>>,
+}
+
+/// Appends `count` groups of `width` placeholders, numbered from `first`:
+/// `$2, $3` (width 1) or `($2, $3), ($4, $5)` (width 2), for statements
+/// that write many rows at once.
+fn push_placeholders(sql: &mut String, first: usize, count: usize, width: usize) {
+    use std::fmt::Write;
+    for i in 0..count {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let n = first + i * width;
+        if width == 1 {
+            let _ = write!(sql, "${n}");
+        } else {
+            sql.push('(');
+            for w in 0..width {
+                let _ = write!(sql, "{}${}", if w > 0 { ", " } else { "" }, n + w);
+            }
+            sql.push(')');
+        }
+    }
 }
 
 /// How the pool is sized and how long a request may wait for a connection
@@ -149,7 +169,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Store, sqlx::Error> {
-        let mut sqlite_opts = None;
+        let cache = Arc::new(cache::Cache::default());
         let pool = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -159,6 +179,7 @@ impl Store {
                 .connect_with(opts)
                 .await?;
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            cache::watch_postgres(pool.clone(), cache.clone());
             Pool::Postgres(pool)
         } else if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
@@ -177,34 +198,23 @@ impl Store {
                 .connect_with(opts.clone())
                 .await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-            sqlite_opts = Some(opts);
-            Pool::Sqlite(pool)
+            // The writer's cache holds the B-tree pages writes touch (the
+            // last leaves of the time-ordered indexes, the inner pages of
+            // the random ones): 8 MiB, beside the pool's 2 MiB each.
+            let writer = opts
+                .clone()
+                .pragma("cache_size", "-8192")
+                .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)
+                .connect()
+                .await?;
+            let writer: SqliteWriter = Arc::new(tokio::sync::Mutex::new(writer));
+            checkpoint::start(opts.clone(), pool.clone(), writer.clone());
+            cache::watch_sqlite(opts, pool.clone(), cache.clone());
+            Pool::Sqlite(pool, writer)
         } else {
             return Err(sqlx::Error::Configuration("database URL must start with sqlite: or postgres:".into()));
         };
-        let sqlite_writer = match &sqlite_opts {
-            Some(opts) => {
-                // The writer's cache holds the B-tree pages writes touch (the
-                // last leaves of the time-ordered indexes, the inner pages of
-                // the random ones): 8 MiB, beside the pool's 2 MiB each.
-                let opts =
-                    opts.clone().pragma("cache_size", "-8192").pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES);
-                Some(Arc::new(tokio::sync::Mutex::new(opts.connect().await?)))
-            }
-            None => None,
-        };
-        let cache = Arc::new(cache::Cache::default());
-        match &pool {
-            Pool::Sqlite(p) => {
-                let opts = sqlite_opts.unwrap_or_default();
-                if let Some(writer) = &sqlite_writer {
-                    checkpoint::start(opts.clone(), p.clone(), writer.clone());
-                }
-                cache::watch_sqlite(opts, p.clone(), cache.clone())
-            }
-            Pool::Postgres(p) => cache::watch_postgres(p.clone(), cache.clone()),
-        }
-        let mut store = Store { pool, sqlite_writer, cache, redeemer: None, touches: None };
+        let mut store = Store { pool, cache, redeemer: None, touches: None };
         store.start_toucher();
         store.redeemer = Some(group_commit::start(store.clone()));
         Ok(store)
