@@ -200,10 +200,15 @@ impl Store {
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             // The writer's cache holds the B-tree pages writes touch (the
             // last leaves of the time-ordered indexes, the inner pages of
-            // the random ones): 8 MiB, beside the pool's 2 MiB each.
+            // the random ones): 8 MiB, beside the pool's 2 MiB each. Its
+            // temporary objects stay in memory: a token-exchange batch's
+            // statement journal and `UPDATE … FROM`/`RETURNING` tables
+            // (a few hundred KB) were each a file created, written and
+            // deleted per batch, a fifth of W2's throughput.
             let writer = opts
                 .clone()
                 .pragma("cache_size", "-8192")
+                .pragma("temp_store", "memory")
                 .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)
                 .connect()
                 .await?;
