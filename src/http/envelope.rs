@@ -1,9 +1,11 @@
 //! The JSON API's `{success, description, body}` envelope, and the one place
 //! where errors become envelopes with a status code.
 
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde::Serialize;
 
 use crate::service::ServiceError;
@@ -28,6 +30,66 @@ impl<T: Serialize> IntoResponse for ApiOk<T> {
             }
             Err(_) => ApiError::from(ServiceError::Internal).into_response(),
         }
+    }
+}
+
+/// A successful answer whose body is a list of any length, sent a page at a
+/// time as `pages` yields them, so that its size never becomes the server's
+/// memory. The description counts the items, so it comes after the body:
+/// `{"success":true,"body":[…],"description":"…"}` (JSON members have no
+/// order). The first page is read before the answer starts, so that a
+/// failure is still an error envelope; a later failure cuts the answer
+/// short (the client sees a broken chunked body, never a truncated list
+/// that parses).
+pub struct ApiOkList<T, S> {
+    pub first: Vec<T>,
+    pub rest: S,
+    pub describe: fn(usize) -> String,
+}
+
+impl<T, S> IntoResponse for ApiOkList<T, S>
+where
+    T: Serialize + Send + 'static,
+    S: Stream<Item = Result<Vec<T>, ServiceError>> + Send + 'static,
+{
+    fn into_response(self) -> Response {
+        let ApiOkList { first, rest, describe } = self;
+        // The first chunk opens the envelope: `first` always comes, even empty.
+        let pages = stream::once(async { Ok(first) }).chain(rest).boxed();
+        let opening = br#"{"success":true,"body":["#;
+        // State: the pages still to come (None once the answer is over), and
+        // the items sent (None before the first chunk, which opens the envelope).
+        let chunks = stream::unfold((Some(pages), None::<usize>), move |(pages, sent)| async move {
+            let mut pages = pages?;
+            let mut chunk = if sent.is_none() { opening.to_vec() } else { Vec::new() };
+            let mut n = sent.unwrap_or(0);
+            match pages.next().await {
+                Some(Ok(page)) => {
+                    for item in &page {
+                        if n > 0 {
+                            chunk.push(b',');
+                        }
+                        if let Err(e) = serde_json::to_writer(&mut chunk, item) {
+                            return Some((Err(e.to_string()), (None, sent)));
+                        }
+                        n += 1;
+                    }
+                    Some((Ok(Bytes::from(chunk)), (Some(pages), Some(n))))
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "a list failed while it was being sent");
+                    Some((Err(e.to_string()), (None, sent)))
+                }
+                None => {
+                    chunk.extend_from_slice(br#"],"description":"#);
+                    let _ = serde_json::to_writer(&mut chunk, &describe(n));
+                    chunk.push(b'}');
+                    Some((Ok(Bytes::from(chunk)), (None, sent)))
+                }
+            }
+        });
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], Body::from_stream(chunks))
+            .into_response()
     }
 }
 

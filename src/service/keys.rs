@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::domain::secret::time_ordered_id;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, now_ms};
-use crate::storage::{ApiKeyRecord, ClientRecord, NewApiKey};
+use crate::storage::{ApiKeyRecord, ClientRecord, KeyCursor, NewApiKey, Store};
 
 use super::{Caller, Service, ServiceError, ServiceResult};
 
@@ -52,10 +52,42 @@ pub fn client_key_identifier(client_name: &str) -> String {
     format!("{client_name} Token")
 }
 
+/// Keys per page of [`KeyPages`].
+const KEY_PAGE: usize = 500;
+
+/// A user's keys, read a page at a time in listing order: a listing of
+/// 100 000 keys holds one page in memory, not all of them (it took the
+/// process past 100 MB).
+pub struct KeyPages {
+    store: Store,
+    user_id: i64,
+    after: Option<KeyCursor>,
+    done: bool,
+}
+
+impl KeyPages {
+    /// The next page, or `None` once every key has been read.
+    pub async fn next_page(&mut self) -> ServiceResult<Option<Vec<ApiKeyRecord>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self.store.keys_of_user_after(self.user_id, self.after.as_ref(), KEY_PAGE as i64).await?;
+        self.done = page.len() < KEY_PAGE;
+        self.after = page.last().map(|k| (k.created_at, k.id.clone()));
+        Ok((!page.is_empty()).then_some(page))
+    }
+}
+
 impl Service {
     pub async fn keys_of(&self, caller: &Caller, user_id: i64) -> ServiceResult<Vec<ApiKeyRecord>> {
         caller.session_self(user_id)?;
         Ok(self.store.keys_of_user(user_id).await?)
+    }
+
+    /// The same keys as [`Service::keys_of`], to be read a page at a time.
+    pub fn key_pages(&self, caller: &Caller, user_id: i64) -> ServiceResult<KeyPages> {
+        caller.session_self(user_id)?;
+        Ok(KeyPages { store: self.store.clone(), user_id, after: None, done: false })
     }
 
     pub async fn create_key(&self, caller: &Caller, user_id: i64, req: KeyRequest) -> ServiceResult<IssuedKey> {

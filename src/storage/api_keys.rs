@@ -2,7 +2,7 @@
 
 use super::codes::insert_key_query;
 use super::records::{ApiKeyRow, BearerRow};
-use super::{ApiKeyRecord, BearerKey, NewApiKey, Store, StoreResult, on_pool, on_writer, push_placeholders};
+use super::{ApiKeyRecord, BearerKey, KeyCursor, NewApiKey, Store, StoreResult, on_pool, on_writer, push_placeholders};
 use crate::domain::SecretHash;
 
 /// Touches waiting to be written; more are dropped.
@@ -110,13 +110,31 @@ impl Store {
         Ok(outcome)
     }
 
+    /// All of a user's keys, in listing order.
     pub async fn keys_of_user(&self, user_id: i64) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.keys_of_user_after(user_id, None, i64::MAX).await
+    }
+
+    /// Up to `limit` of a user's keys in listing order (creation, then id),
+    /// after the key at `after`: one page of a listing, found through the
+    /// `(user_id, created_at, id)` index without sorting the user's keys.
+    pub async fn keys_of_user_after(
+        &self,
+        user_id: i64,
+        after: Option<&KeyCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<ApiKeyRecord>> {
         let sql = "SELECT k.id, k.user_id, k.identifier, k.permissions, k.client_id, c.name AS client_name, \
                    k.created_at, k.last_used_at \
                    FROM api_keys k LEFT JOIN clients c ON c.client_id = k.client_id \
-                   WHERE k.user_id = $1 ORDER BY k.created_at, k.id";
+                   WHERE k.user_id = $1 AND (k.created_at, k.id) > ($2, $3) \
+                   ORDER BY k.created_at, k.id LIMIT $4";
+        let (created_at, id) = after.map_or((i64::MIN, ""), |(t, id)| (*t, id.as_str()));
         on_pool!(self, p => Ok(sqlx::query_as::<_, ApiKeyRow>(sql)
             .bind(user_id)
+            .bind(created_at)
+            .bind(id)
+            .bind(limit)
             .fetch_all(p)
             .await?
             .into_iter()

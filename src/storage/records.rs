@@ -261,6 +261,9 @@ pub struct NewAuthCode<'a> {
     pub request: &'a PendingRequest,
 }
 
+/// Where a listing of a user's keys stopped: the last key's creation time and id.
+pub type KeyCursor = (i64, String);
+
 #[derive(Debug, Clone)]
 pub struct ApiKeyRecord {
     pub id: String,

@@ -187,3 +187,39 @@ async fn a_bearer_key_cannot_manage_keys() {
     .await;
     assert_eq!(user.keys().await.len(), 1);
 }
+
+/// The list is read and sent a page at a time (500 keys); across pages it
+/// is still every key once, oldest first, and its description counts them.
+#[tokio::test]
+async fn a_long_list_holds_every_key_once_in_order() {
+    let server = TestServer::start().await;
+    let user = server.register("playerB").await;
+    let mut issued = std::collections::HashSet::new();
+    for chunk in 0..11 {
+        let made = futures::future::join_all((0..91).map(|i| {
+            user.request_key(json!({ "permissions": ["submit_score"], "identifier": format!("k{chunk}-{i}") }))
+        }))
+        .await;
+        for res in made {
+            issued.insert(expect_ok(res).await["id"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(issued.len(), 1001);
+
+    let res = user.get(&format!("/users/{}/api-tokens", user.id)).await;
+    let envelope: serde_json::Value = res.json().await.expect("the whole list is one JSON document");
+    assert_eq!(envelope["success"], true);
+    assert_eq!(envelope["description"], "Returned 1001 API keys.");
+    let keys = envelope["body"].as_array().unwrap();
+    let listed: Vec<&str> = keys.iter().map(|k| k["id"].as_str().unwrap()).collect();
+    assert_eq!(listed.len(), 1001, "every key, none twice");
+    assert_eq!(listed.iter().copied().collect::<std::collections::HashSet<_>>().len(), 1001);
+    assert!(listed.iter().all(|id| issued.contains(*id)));
+    let order: Vec<(i64, &str)> =
+        keys.iter().map(|k| (k["createdOn"].as_i64().unwrap(), k["id"].as_str().unwrap())).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "oldest first, by creation then id");
+
+    // A user without keys gets an empty list, still a whole envelope.
+    let empty = server.register("playerC").await;
+    assert_eq!(empty.keys().await, Vec::<serde_json::Value>::new());
+}

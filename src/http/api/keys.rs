@@ -1,21 +1,38 @@
 //! `/api/v1/users/:userID/api-tokens`: a user's API keys.
 
 use axum::extract::State;
+use futures_util::{Stream, stream};
 use serde_json::{Value, json};
 
-use super::views::{KeyDocument, KeyList};
+use super::views::{KeyDocument, ListedKey};
 use crate::http::AppState;
-use crate::http::envelope::{ApiOk, ApiResult};
+use crate::http::envelope::{ApiError, ApiOk, ApiOkList, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, Auth};
+use crate::service::ServiceError;
 use crate::service::keys::KeyRequest;
+use crate::storage::ApiKeyRecord;
 
+/// Sent a page at a time: a user may hold a hundred thousand keys.
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiPath(user_id): ApiPath<i64>,
-) -> ApiResult<KeyList> {
-    let keys = state.svc.keys_of(&caller, user_id).await?;
-    Ok(ApiOk(format!("Returned {} API keys.", keys.len()), KeyList(keys)))
+) -> Result<ApiOkList<ListedKey, impl Stream<Item = Result<Vec<ListedKey>, ServiceError>>>, ApiError> {
+    let mut pages = state.svc.key_pages(&caller, user_id)?;
+    let first = pages.next_page().await?.unwrap_or_default();
+    let rest = stream::unfold(Some(pages), |pages| async move {
+        let mut pages = pages?;
+        match pages.next_page().await {
+            Ok(Some(page)) => Some((Ok(listed(page)), Some(pages))),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    Ok(ApiOkList { first: listed(first), rest, describe: |n| format!("Returned {n} API keys.") })
+}
+
+fn listed(page: Vec<ApiKeyRecord>) -> Vec<ListedKey> {
+    page.into_iter().map(ListedKey).collect()
 }
 
 pub async fn create(
