@@ -4,7 +4,7 @@ use axum::extract::State;
 use futures_util::{Stream, stream};
 use serde_json::{Value, json};
 
-use super::views::{KeyDocument, ListedKey};
+use super::views::{IssuedKeyDocument, ListedKey};
 use crate::http::AppState;
 use crate::http::envelope::{ApiError, ApiOk, ApiOkList, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, Auth};
@@ -40,7 +40,7 @@ pub async fn create(
     Auth(caller): Auth,
     ApiPath(user_id): ApiPath<i64>,
     ApiJson(req): ApiJson<KeyRequest>,
-) -> ApiResult<Value> {
+) -> ApiResult<IssuedKeyDocument> {
     let issued = state.svc.create_key(&caller, user_id, req).await?;
     let description = match &issued.client {
         Some((client, replaced)) if *replaced > 0 => format!(
@@ -51,8 +51,7 @@ pub async fn create(
         Some((client, _)) => format!("Created an API key for {}.", client.name),
         None => "Created an API key. Save the token now: it is not shown again.".into(),
     };
-    let doc = serde_json::to_value(KeyDocument::new(&issued.key, Some(issued.token.expose()))).unwrap_or(Value::Null);
-    Ok(ApiOk(description, doc))
+    Ok(ApiOk(description, IssuedKeyDocument { key: issued.key, token: issued.token }))
 }
 
 pub async fn revoke(

@@ -6,9 +6,8 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::{Form, Json};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use serde_json::Value;
 
-use super::views::KeyDocument;
+use super::views::IssuedKeyDocument;
 use crate::http::AppState;
 use crate::http::envelope::{ApiError, ApiOk, ApiResult};
 use crate::http::extract::{Auth, ClientIp};
@@ -85,7 +84,7 @@ pub async fn token(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     JsonOrForm(b): JsonOrForm<TokenBody>,
-) -> ApiResult<Value> {
+) -> ApiResult<IssuedKeyDocument> {
     let creds = match (b.client_id, b.client_secret) {
         (Some(client_id), Some(client_secret)) => Some(ClientCredentials { client_id, client_secret }),
         (Some(_), None) => return Err(ApiError::bad_request("client_secret is missing")),
@@ -99,8 +98,8 @@ pub async fn token(
         redirect_uri_required: true,
     };
     let issued = state.svc.exchange_code(creds, req, &ip).await.map_err(seeds_error)?;
-    let doc = serde_json::to_value(KeyDocument::new(&issued.key, Some(issued.token.expose()))).unwrap_or(Value::Null);
-    Ok(ApiOk(format!("Issued an API key for {}.", issued.client.name), doc))
+    let description = format!("Issued an API key for {}.", issued.client.name);
+    Ok(ApiOk(description, IssuedKeyDocument { key: issued.key, token: issued.token }))
 }
 
 /// The original server's status codes for the exchange (see the spec).

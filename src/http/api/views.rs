@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use crate::domain::PermissionSet;
 use crate::domain::permission::PermissionMap;
+use crate::domain::{PermissionSet, PlainSecret};
 use crate::storage::{ApiKeyRecord, ClientRecord, UserRecord};
 
 #[derive(Serialize)]
@@ -94,6 +94,19 @@ pub struct KeyDocument<'a> {
     pub client_name: Option<&'a str>,
     pub created_on: i64,
     pub last_used: Option<i64>,
+}
+
+/// A key just issued, with its token, serialized straight into the answer:
+/// through a `serde_json::Value` the token exchange built its JSON twice.
+pub struct IssuedKeyDocument {
+    pub key: ApiKeyRecord,
+    pub token: PlainSecret,
+}
+
+impl Serialize for IssuedKeyDocument {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        KeyDocument::new(&self.key, Some(self.token.expose())).serialize(serializer)
+    }
 }
 
 /// A key as the list route shows it, serialized straight from its record:
