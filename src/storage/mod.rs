@@ -191,16 +191,22 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5));
+            // Readers keep a small page cache (512 KiB; SQLite's default is
+            // 2 MiB). SQLite empties a connection's cache whenever another
+            // connection has written, and every write here is the writer's,
+            // so under writes a reader's cache holds little for long; filled
+            // by reads of many different keys, ten of them were 20 MB of a
+            // server meant to stay under 50.
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
                 .test_before_acquire(false)
-                .connect_with(opts.clone())
+                .connect_with(opts.clone().pragma("cache_size", "-512"))
                 .await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             // The writer's cache holds the B-tree pages writes touch (the
             // last leaves of the time-ordered indexes, the inner pages of
-            // the random ones): 8 MiB, beside the pool's 2 MiB each. Its
+            // the random ones): 8 MiB, beside the readers' 512 KiB each. Its
             // temporary objects stay in memory: a token-exchange batch's
             // statement journal and `UPDATE … FROM`/`RETURNING` tables
             // (a few hundred KB) were each a file created, written and
