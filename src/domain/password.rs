@@ -12,14 +12,14 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::LazyLock;
 
-/// A PHC string of a real password nobody has, verified against when the
-/// username is unknown so that "no such user" and "wrong password" cost the same.
 /// Argon2id, m = 12 MiB, t = 3, p = 1.
 fn argon2() -> Argon2<'static> {
     let params = Params::new(12 * 1024, 3, 1, None).expect("valid Argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// A PHC string of a real password nobody has, verified against when the
+/// username is unknown so that "no such user" and "wrong password" cost the same.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash("dummy password for timing").expect("argon2 works"));
 
 pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
