@@ -2,7 +2,9 @@
 
 use super::codes::insert_key_query;
 use super::records::{ApiKeyRow, BearerRow};
-use super::{ApiKeyRecord, BearerKey, KeyCursor, NewApiKey, Store, StoreResult, on_pool, on_writer, push_placeholders};
+use super::{
+    ApiKeyRecord, BearerKey, KeyCursor, NewApiKey, Params, Store, StoreResult, on_pool, on_writer, push_placeholders,
+};
 use crate::domain::SecretHash;
 
 /// Touches waiting to be written; more are dropped.
@@ -57,7 +59,7 @@ impl Store {
             while rx.recv_many(&mut batch, TOUCH_BATCH).await > 0 {
                 // One statement, so the writer is held for one round trip.
                 let mut sql = String::from("UPDATE api_keys SET last_used_at = v.column2 FROM (VALUES ");
-                push_placeholders(&mut sql, 1, batch.len(), 2);
+                push_placeholders(&mut sql, Params::for_engine(&store.pool, 1), batch.len(), 2);
                 sql.push_str(") AS v WHERE api_keys.id = v.column1");
                 let written: StoreResult<()> = async {
                     on_writer!(store, db => {

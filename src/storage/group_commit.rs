@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::codes::RedeemDecision;
 use super::records::{AUTH_CODE_COLUMNS, AuthCodeRow, NEW_KEY_COLUMNS, bind_new_key};
-use super::{AuthCodeRecord, NewApiKey, Redemption, Store, StoreError, on_writer, push_placeholders};
+use super::{AuthCodeRecord, NewApiKey, Params, Redemption, Store, StoreError, on_writer, push_placeholders};
 use crate::domain::SecretHash;
 
 /// At most this many exchanges share a transaction (7 bound values per key:
@@ -98,12 +98,14 @@ async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError
     // key; a code stays bound to the client that presents it. (`columnN` is
     // what both name the columns of a bare VALUES list. The unary `+` keeps
     // SQLite from scanning every live code through the expiry index instead.)
-    let mut claim = format!("{open}UPDATE auth_codes SET used_at = $1, key_id = v.column3 FROM (VALUES ");
-    push_placeholders(&mut claim, 2, jobs.len(), 3);
+    // `now` is bound first and last: `$1` twice for PostgreSQL, `?` twice for SQLite.
+    let (now_first, now_last) = if sqlite { ("?", "?") } else { ("$1", "$1") };
+    let mut claim = format!("{open}UPDATE auth_codes SET used_at = {now_first}, key_id = v.column3 FROM (VALUES ");
+    push_placeholders(&mut claim, Params::for_engine(&store.pool, 2), jobs.len(), 3);
     let _ = write!(
         claim,
         ") AS v WHERE auth_codes.code_hash = v.column1 AND auth_codes.client_id = v.column2 \
-         AND used_at IS NULL AND +expires_at > $1 RETURNING code_hash, {AUTH_CODE_COLUMNS}"
+         AND used_at IS NULL AND +expires_at > {now_last} RETURNING code_hash, {AUTH_CODE_COLUMNS}"
     );
 
     // The claim, the decisions and the insert, on a connection in a transaction.
@@ -113,13 +115,21 @@ async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError
             for j in jobs {
                 q = q.bind(j.code.as_bytes()).bind(j.client_id.as_str()).bind(j.key_id.as_str());
             }
+            if sqlite {
+                q = q.bind(now);
+            }
             let consumed = q.fetch_all(&mut *$conn).await?;
             let (settled, keys) = decide_all(jobs, consumed);
             // The keys' INSERT, then (on SQLite) the COMMIT; either may be absent.
             let mut statement = String::new();
             if !keys.is_empty() {
                 statement = format!("INSERT INTO api_keys ({NEW_KEY_COLUMNS}) VALUES ");
-                push_placeholders(&mut statement, 1, keys.len(), NEW_KEY_COLUMNS.split(',').count());
+                push_placeholders(
+                    &mut statement,
+                    Params::for_engine(&store.pool, 1),
+                    keys.len(),
+                    NEW_KEY_COLUMNS.split(',').count(),
+                );
             }
             if sqlite {
                 statement.push_str(if keys.is_empty() { "COMMIT" } else { "; COMMIT" });
