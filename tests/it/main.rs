@@ -19,4 +19,5 @@ mod oauth_standard;
 mod outage;
 mod seeds_flow;
 mod status;
+mod upgrades;
 mod users;

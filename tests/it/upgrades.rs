@@ -1,0 +1,165 @@
+//! Upgrades: a database an older tachi-auth wrote keeps working when this one
+//! starts on it. The data is written as the schema of migration 0003 holds it
+//! (before 0004 moved a key's link to its code onto the code, and 0005
+//! replaced the index keys are listed by); the server then migrates it.
+
+use std::path::Path;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tachi_auth::domain::{PlainSecret, SecretHash, password, secret::time_ordered_id};
+
+use crate::support::db::TestDatabase;
+use crate::support::{ApiClient, PASSWORD, REDIRECT, TestServer, expect_err, expect_ok};
+
+/// The last migration the "older version" had applied.
+const OLDER_VERSION: i64 = 3;
+
+#[tokio::test]
+async fn keys_codes_and_accounts_from_before_an_upgrade_keep_working() {
+    let db = TestDatabase::create().await;
+    let old = OlderDatabase::migrate(&db.url).await;
+
+    // What the older version had stored: a player, an integration's client,
+    // a code already redeemed for a key (linked the old way, from the key),
+    // a key the player made by hand, and a code not yet redeemed.
+    let now = tachi_auth::domain::now_ms();
+    let (client_secret, redeemed_code, live_code) = ("CSolder-client-secret", "older-redeemed-code", "older-live-code");
+    let (oauth_token, own_token) = (random_token(), random_token());
+    let password_hash = password::hash(PASSWORD).unwrap();
+    let oauth_key = time_ordered_id("AK");
+    let own_key = time_ordered_id("AK");
+    let older_rows = [
+        format!(
+            "INSERT INTO users (id, username, username_key, email, password_hash, created_at) \
+             VALUES (7, 'OldPlayer', 'oldplayer', 'old@example.org', '{password_hash}', {now})"
+        ),
+        format!(
+            "INSERT INTO clients (client_id, secret_hash, name, author_id, redirect_uri, permissions, created_at) \
+             VALUES ('CIolderclient', {}, 'Old Hook', 7, '{REDIRECT}', 1, {now})",
+            old.blob(&hash(client_secret))
+        ),
+        format!(
+            "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, created_at, expires_at, used_at) \
+             VALUES ({}, 7, 'CIolderclient', '{REDIRECT}', 1, {now}, {}, {now})",
+            old.blob(&hash(redeemed_code)),
+            now + 600_000
+        ),
+        format!(
+            "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, created_at, expires_at) \
+             VALUES ({}, 7, 'CIolderclient', '{REDIRECT}', 1, {now}, {})",
+            old.blob(&hash(live_code)),
+            now + 600_000
+        ),
+        format!(
+            "INSERT INTO api_keys (id, token_hash, user_id, identifier, permissions, client_id, from_code_hash, created_at) \
+             VALUES ('{oauth_key}', {}, 7, 'Old Hook Token', 1, 'CIolderclient', {}, {now})",
+            old.blob(&hash(&oauth_token)),
+            old.blob(&hash(redeemed_code))
+        ),
+        format!(
+            "INSERT INTO api_keys (id, token_hash, user_id, identifier, permissions, created_at) \
+             VALUES ('{own_key}', {}, 7, 'made by hand', 1, {})",
+            old.blob(&hash(&own_token)),
+            now + 1
+        ),
+    ];
+    old.run(&older_rows).await;
+
+    // The upgrade: this version starts on the database and migrates it.
+    let server = TestServer::start_on_database(db.url.clone(), |_| {}).await;
+    let client = ApiClient {
+        id: "CIolderclient".into(),
+        secret: client_secret.into(),
+        doc: serde_json::json!({ "redirectUri": REDIRECT }),
+    };
+
+    // The player logs in with the old password and sees both keys, oldest first.
+    let player = server.login("OldPlayer").await;
+    let ids: Vec<Value> = player.keys().await.iter().map(|k| k["id"].clone()).collect();
+    assert_eq!(ids, [Value::from(oauth_key.as_str()), Value::from(own_key.as_str())]);
+    server.key_answers(&oauth_token, StatusCode::OK).await;
+    server.key_answers(&own_token, StatusCode::OK).await;
+
+    // The code approved before the upgrade is still redeemable, once.
+    let issued = expect_ok(server.exchange(&client, live_code).await).await;
+    server.key_answers(issued["token"].as_str().unwrap(), StatusCode::OK).await;
+
+    // The code redeemed before the upgrade, presented again, is a replay: the
+    // key it issued is revoked, found through the link 0004 carried over.
+    expect_err(server.exchange(&client, redeemed_code).await, StatusCode::NOT_FOUND).await;
+    server.key_answers(&oauth_token, StatusCode::UNAUTHORIZED).await;
+    server.key_answers(&own_token, StatusCode::OK).await;
+}
+
+/// The test's database at [`OLDER_VERSION`], written with plain SQL, as the
+/// older version's own statements would have.
+enum OlderDatabase {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl OlderDatabase {
+    /// Applies this repository's migrations up to [`OLDER_VERSION`] only (the
+    /// server applies the rest, recognising these by their checksums).
+    async fn migrate(url: &str) -> OlderDatabase {
+        let (old, engine) = if url.starts_with("postgres") {
+            (OlderDatabase::Postgres(sqlx::PgPool::connect(url).await.unwrap()), "postgres")
+        } else {
+            let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+            (
+                OlderDatabase::Sqlite(sqlx::SqlitePool::connect_with(opts.create_if_missing(true)).await.unwrap()),
+                "sqlite",
+            )
+        };
+        let older = tempfile::tempdir().unwrap();
+        let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(engine);
+        for entry in std::fs::read_dir(all).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let version: i64 = name.split('_').next().unwrap().parse().unwrap();
+            if version <= OLDER_VERSION {
+                std::fs::copy(&path, older.path().join(name)).unwrap();
+            }
+        }
+        let migrator = sqlx::migrate::Migrator::new(older.path()).await.unwrap();
+        match &old {
+            OlderDatabase::Sqlite(p) => migrator.run(p).await.unwrap(),
+            OlderDatabase::Postgres(p) => migrator.run(p).await.unwrap(),
+        }
+        old
+    }
+
+    /// A BLOB/bytea literal.
+    fn blob(&self, bytes: &[u8]) -> String {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match self {
+            OlderDatabase::Sqlite(_) => format!("X'{hex}'"),
+            OlderDatabase::Postgres(_) => format!("'\\x{hex}'::bytea"),
+        }
+    }
+
+    /// Runs the statements, then lets the database go.
+    async fn run(self, statements: &[String]) {
+        for sql in statements {
+            match &self {
+                OlderDatabase::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+                OlderDatabase::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            }
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        match self {
+            OlderDatabase::Sqlite(p) => p.close().await,
+            OlderDatabase::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+fn hash(secret: &str) -> Vec<u8> {
+    let h: SecretHash = PlainSecret::from_presented(secret).hash();
+    h.as_bytes().to_vec()
+}
+
+fn random_token() -> String {
+    PlainSecret::generate(tachi_auth::domain::SecretKind::ApiKey).expose().to_owned()
+}
