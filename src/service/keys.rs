@@ -79,12 +79,24 @@ impl KeyPages {
 }
 
 impl Service {
-    pub async fn keys_of(&self, caller: &Caller, user_id: i64) -> ServiceResult<Vec<ApiKeyRecord>> {
+    /// Up to `size` of a user's keys in listing order, after `after`, and
+    /// whether more follow: one screen of the dashboard. (A user with
+    /// 100 000 keys got all of them in one page before.)
+    pub async fn key_page(
+        &self,
+        caller: &Caller,
+        user_id: i64,
+        after: Option<&KeyCursor>,
+        size: usize,
+    ) -> ServiceResult<(Vec<ApiKeyRecord>, bool)> {
         caller.session_self(user_id)?;
-        Ok(self.store.keys_of_user(user_id).await?)
+        let mut keys = self.store.keys_of_user_after(user_id, after, size as i64 + 1).await?;
+        let more = keys.len() > size;
+        keys.truncate(size);
+        Ok((keys, more))
     }
 
-    /// The same keys as [`Service::keys_of`], to be read a page at a time.
+    /// A user's keys in listing order, to be read a page at a time.
     pub fn key_pages(&self, caller: &Caller, user_id: i64) -> ServiceResult<KeyPages> {
         caller.session_self(user_id)?;
         Ok(KeyPages { store: self.store.clone(), user_id, after: None, done: false })

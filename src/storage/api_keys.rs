@@ -112,11 +112,6 @@ impl Store {
         Ok(outcome)
     }
 
-    /// All of a user's keys, in listing order.
-    pub async fn keys_of_user(&self, user_id: i64) -> StoreResult<Vec<ApiKeyRecord>> {
-        self.keys_of_user_after(user_id, None, i64::MAX).await
-    }
-
     /// Up to `limit` of a user's keys in listing order (creation, then id),
     /// after the key at `after`: one page of a listing, found through the
     /// `(user_id, created_at, id)` index without sorting the user's keys.

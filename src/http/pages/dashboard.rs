@@ -14,7 +14,10 @@ use crate::domain::{Permission, PermissionSet};
 use crate::http::AppState;
 use crate::service::ServiceError;
 use crate::service::clients::{ClientDraft, ClientEdit};
-use crate::storage::ClientRecord;
+use crate::storage::{ClientRecord, KeyCursor};
+
+/// Keys shown on one screen of the dashboard; "More keys" shows the next ones.
+const KEYS_PER_SCREEN: usize = 100;
 
 struct KeyRow {
     id: String,
@@ -84,6 +87,10 @@ struct Dashboard<'a> {
     notice: Option<&'static str>,
     error: Option<String>,
     keys: Vec<KeyRow>,
+    /// The link to the keys after these, if there are more.
+    more_keys: Option<String>,
+    /// These are not the first keys: offer the way back to them.
+    later_keys: bool,
     clients: Vec<ClientRow>,
     client_cap: i64,
     all_permissions: Vec<(&'static str, &'static str)>,
@@ -103,8 +110,23 @@ struct SecretPage<'a> {
 }
 
 #[derive(Deserialize)]
-pub struct NoticeQuery {
+pub struct DashboardQuery {
     notice: Option<String>,
+    /// Where the previous screen of keys stopped (see [`key_cursor`]).
+    keys_after: Option<String>,
+}
+
+/// A screen of keys ends at its last key: `<created_at>.<key id>`, the
+/// listing's order, so the next screen starts after it whatever was added
+/// or revoked meanwhile.
+fn key_cursor_text((created_at, id): &KeyCursor) -> String {
+    format!("{created_at}.{id}")
+}
+
+fn key_cursor(text: &str) -> Option<KeyCursor> {
+    let (created_at, id) = text.split_once('.')?;
+    let id_ok = crate::domain::secret::is_well_formed_id(id);
+    Some((created_at.parse().ok()?, id.to_owned())).filter(|_| id_ok)
 }
 
 /// Notices come from a fixed list, so a link cannot put words on our page.
@@ -128,8 +150,12 @@ async fn dashboard(
     notice: Option<&'static str>,
     error: Option<String>,
     kept: Kept,
+    keys_after: Option<&KeyCursor>,
 ) -> PageResult {
-    let keys = state.svc.keys_of(&user.caller, user.user.id).await?;
+    let (keys, more) = state.svc.key_page(&user.caller, user.user.id, keys_after, KEYS_PER_SCREEN).await?;
+    let more_keys = more
+        .then(|| keys.last().map(|k| format!("/?keys_after={}#keys", key_cursor_text(&(k.created_at, k.id.clone())))))
+        .flatten();
     let clients = state.svc.my_clients(&user.caller).await?;
     let base = state.web.issuer();
     let keys = keys
@@ -163,6 +189,8 @@ async fn dashboard(
         notice,
         error,
         keys,
+        more_keys,
+        later_keys: keys_after.is_some(),
         clients,
         client_cap: state.svc.settings.client_cap,
         all_permissions: permission_lines(Permission::ALL.into_iter()),
@@ -186,9 +214,16 @@ fn client_row(c: &ClientRecord, base: &str) -> ClientRow {
     }
 }
 
-pub async fn show(State(state): State<AppState>, jar: CookieJar, Query(q): Query<NoticeQuery>) -> PageResult {
+pub async fn show(State(state): State<AppState>, jar: CookieJar, Query(q): Query<DashboardQuery>) -> PageResult {
     let user = page_user(&state, &jar, "/").await?;
-    dashboard(&state, &user, notice_text(q.notice.as_deref()), None, Kept::Nothing).await
+    let keys_after = match q.keys_after.as_deref().map(key_cursor) {
+        None => None,
+        Some(Some(cursor)) => Some(cursor),
+        Some(None) => {
+            return Err(PageError::bad_request("That link to more keys is damaged: go back to your dashboard."));
+        }
+    };
+    dashboard(&state, &user, notice_text(q.notice.as_deref()), None, Kept::Nothing, keys_after.as_ref()).await
 }
 
 /// A failed dashboard action: the dashboard again, with the reason on top
@@ -196,7 +231,7 @@ pub async fn show(State(state): State<AppState>, jar: CookieJar, Query(q): Query
 async fn show_error(state: &AppState, user: &PageUser, e: ServiceError, kept: Kept) -> PageResult {
     match e {
         ServiceError::Invalid(_) | ServiceError::Conflict(_) => {
-            dashboard(state, user, None, Some(e.to_string()), kept).await
+            dashboard(state, user, None, Some(e.to_string()), kept, None).await
         }
         e => Err(e.into()),
     }
