@@ -11,10 +11,9 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> std::process::ExitCode {
     return_large_blocks_to_the_os();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("TACHI_AUTH_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info")),
-        )
+        .with_env_filter(EnvFilter::try_from_env("TACHI_AUTH_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        // Colours for a terminal only: not escape codes in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let cli = Cli::parse();
     match run(cli.command).await {

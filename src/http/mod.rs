@@ -16,7 +16,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 
 use crate::service::Service;
 
@@ -96,12 +96,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state, finish))
-        .layer(
-            // Method and path only: query strings can carry codes and states.
-            TraceLayer::new_for_http().make_span_with(
-                |req: &Request| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
-            ),
-        )
 }
 
 /// Headers every response carries unless its handler set its own.
@@ -131,13 +125,26 @@ const SECURITY_HEADERS: [(HeaderName, HeaderValue); 6] = [
 ///   were then never committed, and its row locks were never released.
 /// - A panicking handler (a bug) ends its task, not the server: the caller
 ///   gets the generic 500 envelope, nothing from the panic.
+/// - A 5xx answer is logged with the method and path (never the query
+///   string: it can carry codes and states). Every request has a span with
+///   the same two fields, but only when debug logging is on: built at the
+///   default level (as tower-http's `TraceLayer` did), span and fields were
+///   3–4 µs of the ~20 µs of server time a bearer-authenticated request takes.
 /// - Error pages are rendered again with the configured site name.
 /// - The security headers are added.
 async fn finish(State(state): State<AppState>, req: Request, next: axum::middleware::Next) -> Response {
-    let res = match tokio::spawn(next.run(req)).await {
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let span = tracing::debug_span!("request", %method, path = uri.path());
+    let res = match tokio::spawn(next.run(req).instrument(span.clone())).await {
         Ok(res) => pages::with_site_name(&state.web.site_name, res),
         Err(_) => envelope::ApiError::from(crate::service::ServiceError::Internal).into_response(),
     };
+    let status = res.status().as_u16();
+    if res.status().is_server_error() {
+        tracing::error!(%method, path = uri.path(), status, "request failed");
+    } else {
+        span.in_scope(|| tracing::debug!(status, "answered"));
+    }
     with_security_headers(res, state.web.https)
 }
 
