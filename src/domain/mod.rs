@@ -1,6 +1,7 @@
 //! The domain: protocol rules in plain Rust — permissions, secrets, what a
 //! valid client or account is. Nothing here knows about HTTP or SQL.
 
+pub mod api_key;
 pub mod client;
 pub mod password;
 pub mod permission;

@@ -1,5 +1,5 @@
 //! Secrets: client secrets, API keys, authorization codes, session ids and
-//! CSRF tokens.
+//! CSRF tokens. (How an API key's token is made and found: `api_key`.)
 //!
 //! A plain secret exists only between its creation and the response that shows
 //! it once; storage sees nothing but its hash. The two are different types so
@@ -16,7 +16,6 @@ use subtle::ConstantTimeEq;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretKind {
     ClientSecret,
-    ApiKey,
     AuthCode,
     Session,
     Csrf,
@@ -26,8 +25,7 @@ impl SecretKind {
     fn prefix(self) -> &'static str {
         match self {
             SecretKind::ClientSecret => "CS",
-            // Tachi's keys are bare hex; integrations may rely on the shape.
-            SecretKind::ApiKey | SecretKind::AuthCode | SecretKind::Session | SecretKind::Csrf => "",
+            SecretKind::AuthCode | SecretKind::Session | SecretKind::Csrf => "",
         }
     }
 }
@@ -164,7 +162,7 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.expose().starts_with("CS"));
         assert_eq!(a.expose().len(), 2 + 40);
-        assert_eq!(PlainSecret::generate(SecretKind::ApiKey).expose().len(), 40);
+        assert_eq!(PlainSecret::generate(SecretKind::AuthCode).expose().len(), 40);
     }
 
     #[test]
@@ -180,7 +178,7 @@ mod tests {
 
     #[test]
     fn hash_matches_only_its_secret() {
-        let s = PlainSecret::generate(SecretKind::ApiKey);
+        let s = PlainSecret::generate(SecretKind::Session);
         let h = s.hash();
         assert!(h.matches(&PlainSecret::from_presented(s.expose())));
         assert!(!h.matches(&PlainSecret::from_presented("nope")));
@@ -189,7 +187,7 @@ mod tests {
 
     #[test]
     fn debug_never_prints_the_value() {
-        let s = PlainSecret::generate(SecretKind::ApiKey);
+        let s = PlainSecret::generate(SecretKind::Session);
         assert!(!format!("{s:?}").contains(s.expose()));
         assert!(!format!("{:?}", s.hash()).contains(&hex(s.hash().as_bytes())));
     }

@@ -1,6 +1,7 @@
 //! Who is calling: a session cookie (all permissions, the only way to manage
 //! clients and keys), a bearer API key (its permissions), or nobody.
 
+use crate::domain::api_key::PresentedKey;
 use crate::domain::{Permission, PermissionSet, PlainSecret, SecretHash, now_ms};
 
 use super::{Service, ServiceError, ServiceResult};
@@ -102,19 +103,20 @@ impl Service {
             ));
         }
         let token = token.trim();
-        if token.is_empty() || token.len() > 512 {
-            return Err(ServiceError::InvalidToken("the API key is missing or malformed".into()));
+        if token.is_empty() {
+            return Err(ServiceError::InvalidToken("the API key is missing".into()));
         }
-        let token = PlainSecret::from_presented(token).hash();
+        let not_valid = || ServiceError::InvalidToken("this API key is not valid (unknown or revoked)".into());
+        let token = PresentedKey::parse(token).ok_or_else(not_valid)?;
         let Some(key) = self.store.bearer_key(&token).await? else {
-            return Err(ServiceError::InvalidToken("this API key is not valid (unknown or revoked)".into()));
+            return Err(not_valid());
         };
         if key.is_banned {
             return Err(ServiceError::Forbidden("this account is banned".into()));
         }
         let now = now_ms();
         if key.last_used_at.is_none_or(|t| now - t > TOUCH_INTERVAL_MS) {
-            self.store.touch_key(&token, &key.key_id, now);
+            self.store.touch_key(&token.hash, &key.key_id, now);
         }
         Ok(Caller {
             user: Some(CallerUser { id: key.user_id, username: key.username, is_admin: key.is_admin }),

@@ -2,8 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::domain::secret::time_ordered_id;
-use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, now_ms};
+use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, api_key, now_ms};
 use crate::storage::{ApiKeyRecord, ClientRecord, KeyCursor, NewApiKey, Store};
 
 use super::{Caller, Service, ServiceError, ServiceResult};
@@ -118,11 +117,11 @@ impl Service {
                         Invalid::new("identifier must be 1 to 120 characters without control characters").into()
                     );
                 }
-                let token = PlainSecret::generate(SecretKind::ApiKey);
+                let (key_id, token) = api_key::generate();
                 let key = self
                     .store
                     .insert_api_key(new_key(
-                        new_key_id(),
+                        key_id,
                         token.hash(),
                         user_id,
                         identifier.trim().to_owned(),
@@ -140,16 +139,10 @@ impl Service {
     /// is issued and the user's previous key for this client is revoked.
     pub async fn create_client_key(&self, user_id: i64, client_id: &str) -> ServiceResult<IssuedKey> {
         let client = self.client(client_id).await?;
-        let token = PlainSecret::generate(SecretKind::ApiKey);
+        let (key_id, token) = api_key::generate();
         let identifier = client_key_identifier(&client.name);
-        let new = new_key(
-            new_key_id(),
-            token.hash(),
-            user_id,
-            identifier,
-            client.permissions,
-            Some(client.client_id.clone()),
-        );
+        let new =
+            new_key(key_id, token.hash(), user_id, identifier, client.permissions, Some(client.client_id.clone()));
         let (mut key, replaced) = self.store.replace_client_key(new).await?;
         key.client_name = Some(client.name.clone());
         Ok(IssuedKey { key, token, client: Some((client, replaced)) })
@@ -162,11 +155,6 @@ impl Service {
         }
         Ok(())
     }
-}
-
-/// Key ids sort by creation time (see `time_ordered_id`).
-pub(super) fn new_key_id() -> String {
-    time_ordered_id("AK")
 }
 
 pub(super) fn new_key(

@@ -6,12 +6,12 @@
 //! functions; only the shape of their answers differs.
 
 use crate::domain::secret::is_well_formed_id;
-use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, now_ms, pkce};
+use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, api_key, now_ms, pkce};
 use crate::storage::{
     ApiKeyRecord, AuthCodeRecord, ClientRecord, NewAuthCode, PendingRequest, RedeemDecision, Redemption,
 };
 
-use super::keys::{client_key_identifier, new_key, new_key_id};
+use super::keys::{client_key_identifier, new_key};
 use super::{Caller, Service, ServiceError, ServiceResult};
 
 /// Parameters of an authorization request, from `/oauth/authorize` (RFC
@@ -340,8 +340,7 @@ impl Service {
             return Err(ExchangeError::InvalidCode);
         }
         let code_hash = PlainSecret::from_presented(code).hash();
-        let token = PlainSecret::generate(SecretKind::ApiKey);
-        let key_id = new_key_id();
+        let (key_id, token) = api_key::generate();
         let decide: RedeemDecision = {
             let (verifier, redirect_uri) = (req.code_verifier.clone(), req.redirect_uri.clone());
             let (token, key_id, client_id, identifier) =

@@ -6,13 +6,11 @@
 //! introspection and silently ignored by revocation, so neither endpoint
 //! tells a client whether a value it does not own is a live key.
 
-use crate::domain::{PermissionSet, PlainSecret};
+use crate::domain::PermissionSet;
+use crate::domain::api_key::PresentedKey;
 use crate::storage::ClientRecord;
 
 use super::{Service, ServiceResult};
-
-/// Longer values cannot be keys; they are not looked up.
-const MAX_TOKEN_LEN: usize = 512;
 
 /// An active key, as introspection describes it.
 #[derive(Debug, Clone)]
@@ -29,11 +27,10 @@ impl Service {
     /// RFC 7662: the key `token`, if it is live, issued to `client`, and its
     /// owner is not banned.
     pub async fn introspect(&self, client: &ClientRecord, token: &str) -> ServiceResult<Option<ActiveToken>> {
-        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        let Some(token) = PresentedKey::parse(token) else {
             return Ok(None);
-        }
-        let hash = PlainSecret::from_presented(token).hash();
-        let Some(key) = self.store.bearer_key(&hash).await? else {
+        };
+        let Some(key) = self.store.bearer_key(&token).await? else {
             return Ok(None);
         };
         match key.client_id {
@@ -51,11 +48,9 @@ impl Service {
     /// RFC 7009: revokes `token` if `client` obtained it. Whether anything
     /// was revoked is deliberately not returned (the answer is 200 either way).
     pub async fn revoke_client_token(&self, client: &ClientRecord, token: &str) -> ServiceResult<()> {
-        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
-            return Ok(());
+        if let Some(token) = PresentedKey::parse(token) {
+            self.store.delete_client_key_by_token(&token, &client.client_id).await?;
         }
-        let hash = PlainSecret::from_presented(token).hash();
-        self.store.delete_client_key_by_token(&hash, &client.client_id).await?;
         Ok(())
     }
 }

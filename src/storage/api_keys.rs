@@ -6,6 +6,7 @@ use super::{
     ApiKeyRecord, BearerKey, KeyCursor, NewApiKey, Params, Store, StoreResult, on_pool, on_writer, push_placeholders,
 };
 use crate::domain::SecretHash;
+use crate::domain::api_key::PresentedKey;
 
 /// Touches waiting to be written; more are dropped.
 const TOUCH_QUEUE: usize = 4096;
@@ -13,29 +14,39 @@ const TOUCH_BATCH: usize = 256;
 
 impl Store {
     /// The hot path: served from the key cache when it can be trusted (see
-    /// `cache`), otherwise one lookup on the unique index of `token_hash`,
-    /// joined to the owner for the banned flag.
-    pub async fn bearer_key(&self, token: &SecretHash) -> StoreResult<Option<BearerKey>> {
-        if let Some(key) = self.cache.key(token) {
+    /// `cache`), otherwise one lookup by the key's id (or, for a key from
+    /// before tokens carried their id, by its hash), joined to the owner for
+    /// the banned flag.
+    pub async fn bearer_key(&self, token: &PresentedKey<'_>) -> StoreResult<Option<BearerKey>> {
+        if let Some(key) = self.cache.key(&token.hash) {
             return Ok(Some(key));
         }
         let generation = self.cache.generation();
         let key = self.bearer_key_uncached(token).await?;
         if let Some(key) = &key {
-            self.cache.insert_key(generation, *token, key.clone());
+            self.cache.insert_key(generation, token.hash, key.clone());
         }
         Ok(key)
     }
 
-    async fn bearer_key_uncached(&self, token: &SecretHash) -> StoreResult<Option<BearerKey>> {
-        let sql = "SELECT k.id AS key_id, k.user_id, u.username, k.permissions, k.client_id, k.created_at, k.last_used_at, \
-                   u.is_admin, u.is_banned \
-                   FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.token_hash = $1";
-        on_pool!(self, p => Ok(sqlx::query_as::<_, BearerRow>(sql)
-            .bind(token.as_bytes())
-            .fetch_optional(p)
-            .await?
-            .map(Into::into)))
+    async fn bearer_key_uncached(&self, token: &PresentedKey<'_>) -> StoreResult<Option<BearerKey>> {
+        macro_rules! bearer_sql {
+            ($find:literal) => {
+                concat!(
+                    "SELECT k.id AS key_id, k.user_id, u.username, k.permissions, k.client_id, k.created_at, ",
+                    "k.last_used_at, u.is_admin, u.is_banned ",
+                    "FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.token_hash = $1 AND ",
+                    $find
+                )
+            };
+        }
+        let key_id = token.key_id();
+        let sql = if key_id.is_some() { bearer_sql!("k.id = $2") } else { bearer_sql!("k.legacy_token") };
+        on_pool!(self, p => {
+            let q = sqlx::query_as::<_, BearerRow>(sql).bind(token.hash.as_bytes());
+            let q = match &key_id { Some(id) => q.bind(id.as_str()), None => q };
+            Ok(q.fetch_optional(p).await?.map(Into::into))
+        })
     }
 
     /// Records that a key was used, in the background: called rarely (see
@@ -155,13 +166,18 @@ impl Store {
 
     /// Revokes a key by its token, but only if `client_id` issued it
     /// (RFC 7009: a client revokes its own tokens). False if nothing matched.
-    pub async fn delete_client_key_by_token(&self, token: &SecretHash, client_id: &str) -> StoreResult<bool> {
-        let deleted = on_writer!(self, db => sqlx::query("DELETE FROM api_keys WHERE token_hash = $1 AND client_id = $2")
-            .bind(token.as_bytes())
-            .bind(client_id)
-            .execute(&mut *db)
-            .await?
-            .rows_affected() > 0);
+    pub async fn delete_client_key_by_token(&self, token: &PresentedKey<'_>, client_id: &str) -> StoreResult<bool> {
+        let key_id = token.key_id();
+        let sql = if key_id.is_some() {
+            "DELETE FROM api_keys WHERE token_hash = $1 AND client_id = $2 AND id = $3"
+        } else {
+            "DELETE FROM api_keys WHERE token_hash = $1 AND client_id = $2 AND legacy_token"
+        };
+        let deleted = on_writer!(self, db => {
+            let q = sqlx::query(sql).bind(token.hash.as_bytes()).bind(client_id);
+            let q = match &key_id { Some(id) => q.bind(id.as_str()), None => q };
+            q.execute(&mut *db).await?.rows_affected() > 0
+        });
         if deleted {
             self.credentials_changed();
         }

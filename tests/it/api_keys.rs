@@ -121,6 +121,35 @@ async fn the_client_file_flow_issues_a_key_with_the_client_s_permissions_and_rep
 }
 
 #[tokio::test]
+async fn a_token_is_its_key_s_id_then_a_secret_and_only_the_whole_of_it_works() {
+    let server = TestServer::start().await;
+    let user = server.register("playerB").await;
+    let token = user.personal_key(&["submit_score"]).await;
+    let id = user.keys().await[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 80, "{token}");
+    assert!(token.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "bare hex: {token}");
+    assert_eq!(format!("AK{}", &token[..40]), id, "the token begins with its key's id");
+    expect_ok(server.with_key(Method::GET, "/status", &token).send().await.unwrap()).await;
+
+    // The id is no secret: with any other second half, it is refused.
+    let (named, secret) = token.split_at(40);
+    let mut flipped = secret.to_owned().into_bytes();
+    flipped[39] = if flipped[39] == b'0' { b'1' } else { b'0' };
+    for forged in [
+        format!("{named}{}", String::from_utf8(flipped).unwrap()),
+        format!("{named}{}", "0".repeat(40)),
+        format!("{named}{named}"),
+        named.to_owned(),
+        token.to_uppercase(),
+        format!("{token}0"),
+    ] {
+        let res = server.with_key(Method::GET, "/status", &forged).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{forged}");
+    }
+    expect_ok(server.with_key(Method::GET, "/status", &token).send().await.unwrap()).await;
+}
+
+#[tokio::test]
 async fn a_revoked_key_stops_working_at_once_even_right_after_use() {
     let server = TestServer::start().await;
     let user = server.register("playerB").await;

@@ -1,14 +1,17 @@
 //! Upgrades: a database an older tachi-auth wrote keeps working when this one
 //! starts on it. The data is written as the schema of migration 0003 holds it
-//! (before 0004 moved a key's link to its code onto the code, and 0005
-//! replaced the index keys are listed by); the server then migrates it.
+//! (before 0004 moved a key's link to its code onto the code, 0005 replaced
+//! the index keys are listed by, and 0006 gave tokens their key's id); the
+//! server then migrates it.
 
 use std::path::Path;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use tachi_auth::domain::{PlainSecret, SecretHash, password, secret::time_ordered_id};
+use tachi_auth::domain::secret::{random_id, time_ordered_id};
+use tachi_auth::domain::{PlainSecret, SecretHash, password};
 
+use crate::oauth_standard::introspect;
 use crate::support::db::TestDatabase;
 use crate::support::{ApiClient, PASSWORD, REDIRECT, TestServer, expect_err, expect_ok};
 
@@ -25,10 +28,11 @@ async fn keys_codes_and_accounts_from_before_an_upgrade_keep_working() {
     // a key the player made by hand, and a code not yet redeemed.
     let now = tachi_auth::domain::now_ms();
     let (client_secret, redeemed_code, live_code) = ("CSolder-client-secret", "older-redeemed-code", "older-live-code");
-    let (oauth_token, own_token) = (random_token(), random_token());
+    let (oauth_token, own_token, revoked_token) = (older_token(), older_token(), older_token());
     let password_hash = password::hash(PASSWORD).unwrap();
     let oauth_key = time_ordered_id("AK");
     let own_key = time_ordered_id("AK");
+    let revoked_key = time_ordered_id("AK");
     let older_rows = [
         format!(
             "INSERT INTO users (id, username, username_key, email, password_hash, created_at) \
@@ -63,6 +67,12 @@ async fn keys_codes_and_accounts_from_before_an_upgrade_keep_working() {
             old.blob(&hash(&own_token)),
             now + 1
         ),
+        format!(
+            "INSERT INTO api_keys (id, token_hash, user_id, identifier, permissions, client_id, created_at) \
+             VALUES ('{revoked_key}', {}, 7, 'Old Hook Token', 1, 'CIolderclient', {})",
+            old.blob(&hash(&revoked_token)),
+            now + 2
+        ),
     ];
     old.run(&older_rows).await;
 
@@ -74,16 +84,34 @@ async fn keys_codes_and_accounts_from_before_an_upgrade_keep_working() {
         doc: serde_json::json!({ "redirectUri": REDIRECT }),
     };
 
-    // The player logs in with the old password and sees both keys, oldest first.
+    // The player logs in with the old password and sees the keys, oldest first.
     let player = server.login("OldPlayer").await;
     let ids: Vec<Value> = player.keys().await.iter().map(|k| k["id"].clone()).collect();
-    assert_eq!(ids, [Value::from(oauth_key.as_str()), Value::from(own_key.as_str())]);
+    assert_eq!(ids, [oauth_key.as_str(), own_key.as_str(), revoked_key.as_str()].map(Value::from));
+    // Their tokens (40 digits, without their key's id) still work, and the
+    // client still introspects and revokes the ones it obtained.
     server.key_answers(&oauth_token, StatusCode::OK).await;
     server.key_answers(&own_token, StatusCode::OK).await;
+    server.key_answers(&revoked_token, StatusCode::OK).await;
+    assert_eq!(introspect(&server, &client, &oauth_token).await["active"], true);
+    let res = server
+        .anonymous()
+        .post(server.url("/oauth/revoke"))
+        .basic_auth(&client.id, Some(&client.secret))
+        .form(&[("token", revoked_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    server.key_answers(&revoked_token, StatusCode::UNAUTHORIZED).await;
 
-    // The code approved before the upgrade is still redeemable, once.
+    // The code approved before the upgrade is still redeemable, once, for a
+    // key of today's kind.
     let issued = expect_ok(server.exchange(&client, live_code).await).await;
-    server.key_answers(issued["token"].as_str().unwrap(), StatusCode::OK).await;
+    let token = issued["token"].as_str().unwrap();
+    server.key_answers(token, StatusCode::OK).await;
+    assert_eq!(token.len(), 80);
+    assert!(player.keys().await.iter().any(|k| k["id"] == format!("AK{}", &token[..40]).as_str()));
 
     // The code redeemed before the upgrade, presented again, is a replay: the
     // key it issued is revoked, found through the link 0004 carried over.
@@ -160,6 +188,7 @@ fn hash(secret: &str) -> Vec<u8> {
     h.as_bytes().to_vec()
 }
 
-fn random_token() -> String {
-    PlainSecret::generate(tachi_auth::domain::SecretKind::ApiKey).expose().to_owned()
+/// A token as the older version made them: 40 random hex digits.
+fn older_token() -> String {
+    random_id("")
 }
