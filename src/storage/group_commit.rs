@@ -21,7 +21,7 @@ use std::fmt::Write;
 use tokio::sync::{mpsc, oneshot};
 
 use super::codes::RedeemDecision;
-use super::records::{AUTH_CODE_COLUMNS, AuthCodeRow, NEW_KEY_COLUMNS, bind_new_key};
+use super::records::{AUTH_CODE_COLUMNS, NEW_KEY_COLUMNS, bind_new_key};
 use super::{AuthCodeRecord, NewApiKey, Params, Redemption, Store, StoreError, on_writer, push_placeholders};
 use crate::domain::SecretHash;
 
@@ -54,11 +54,10 @@ pub(super) fn start(store: Store) -> mpsc::Sender<Job> {
 }
 
 async fn settle(store: &Store, jobs: Vec<Job>) {
-    // The first job of each (code, client) is batched; later copies go alone,
-    // where they meet the used code (a replay) as they should.
+    // The first job of each code is batched; later copies go alone, where
+    // they meet the used code (a replay) as they should.
     let mut seen = HashSet::with_capacity(jobs.len());
-    let (batched, alone): (Vec<Job>, Vec<Job>) =
-        jobs.into_iter().partition(|j| seen.insert((j.code, j.client_id.clone())));
+    let (batched, alone): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| seen.insert(j.code));
     for job in alone {
         let _ = job.reply.send(Err(job.decide));
     }
@@ -66,24 +65,25 @@ async fn settle(store: &Store, jobs: Vec<Job>) {
         return;
     }
     let started = std::time::Instant::now();
-    let mut outcomes = redeem_batch(store, &batched).await;
+    let outcomes = redeem_batch(store, &batched).await;
     tracing::debug!(
         exchanges = batched.len(),
         elapsed_us = started.elapsed().as_micros() as u64,
         ok = outcomes.is_ok(),
         "batch settled"
     );
+    let mut outcomes = outcomes.unwrap_or_default().into_iter();
     for job in batched {
-        let outcome = match &mut outcomes {
-            Ok(settled) => settled.remove(&(job.code, job.client_id.clone())),
-            Err(_) => None,
-        };
+        // A code the batch did not use up (unknown, expired, used), or a
+        // batch that failed: settled alone, with the exact rules.
+        let outcome = outcomes.next().flatten();
         let _ = job.reply.send(outcome.ok_or(job.decide));
     }
 }
 
-/// The outcome of each code the batch used up (issued or refused).
-type Settled = HashMap<(SecretHash, String), Redemption>;
+/// What the batch settled for each of its jobs, in their order (`None`: left
+/// for the job to settle alone).
+type Settled = Vec<Option<Redemption>>;
 
 async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError> {
     let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
@@ -105,7 +105,7 @@ async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError
     let _ = write!(
         claim,
         ") AS v WHERE auth_codes.code_hash = v.column1 AND auth_codes.client_id = v.column2 \
-         AND used_at IS NULL AND +expires_at > {now_last} RETURNING code_hash, {AUTH_CODE_COLUMNS}"
+         AND used_at IS NULL AND +expires_at > {now_last} RETURNING {AUTH_CODE_COLUMNS}, code_hash"
     );
 
     // The claim, the decisions and the insert, on a connection in a transaction.
@@ -162,17 +162,21 @@ async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError
     })
 }
 
-/// Runs each consumed code's decision: what the batch settles, and the keys to insert.
+/// Runs each consumed code's decision: what the batch settles for each job,
+/// and the keys to insert.
 fn decide_all(jobs: &[Job], consumed: Vec<ConsumedRow>) -> (Settled, Vec<NewApiKey>) {
-    let by_code: HashMap<(SecretHash, String), &Job> =
-        jobs.iter().map(|j| ((j.code, j.client_id.clone()), j)).collect();
-    let mut settled = Settled::with_capacity(consumed.len());
+    // The batch holds each code once (see `settle`), and claimed it only for
+    // the client of that job.
+    let position: HashMap<SecretHash, usize> = jobs.iter().enumerate().map(|(i, j)| (j.code, i)).collect();
+    let mut settled: Settled = std::iter::repeat_with(|| None).take(jobs.len()).collect();
     let mut keys: Vec<NewApiKey> = Vec::with_capacity(consumed.len());
-    for row in consumed {
-        let Some(code) = SecretHash::from_bytes(&row.code_hash) else { continue };
-        let record = AuthCodeRecord::from(row.code);
-        let Some(job) = by_code.get(&(code, record.client_id.clone())) else { continue };
-        let outcome = match (job.decide)(&record) {
+    for (user_id, client_id, redirect_uri, permissions, code_challenge, created_at, code_hash) in consumed {
+        let Some(&i) = SecretHash::from_bytes(&code_hash).and_then(|code| position.get(&code)) else {
+            continue;
+        };
+        let record = AuthCodeRecord::from((user_id, client_id, redirect_uri, permissions, code_challenge, created_at));
+        let job = &jobs[i];
+        settled[i] = Some(match (job.decide)(&record) {
             Some(key) => {
                 debug_assert_eq!(key.id, job.key_id, "the key has the id its code recorded");
                 let issued = key.clone().into_record();
@@ -180,15 +184,10 @@ fn decide_all(jobs: &[Job], consumed: Vec<ConsumedRow>) -> (Settled, Vec<NewApiK
                 Redemption::Issued { code: record, key: issued }
             }
             None => Redemption::Refused(record),
-        };
-        settled.insert((job.code, job.client_id.clone()), outcome);
+        });
     }
     (settled, keys)
 }
 
-#[derive(sqlx::FromRow)]
-struct ConsumedRow {
-    code_hash: Vec<u8>,
-    #[sqlx(flatten)]
-    code: AuthCodeRow,
-}
+/// A consumed code: its [`AuthCodeRow`] columns, then its hash.
+type ConsumedRow = (i64, String, String, i64, Option<String>, i64, Vec<u8>);
