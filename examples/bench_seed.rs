@@ -6,6 +6,8 @@
 //! bench_seed sessions BASE DIR N FILE   N logged-in sessions of the user (Cookie header values), one per line
 //! bench_seed ready  URL [TIMEOUT_MS]    poll URL until it answers 200 (cold start measurement)
 //! bench_seed verify BASE DIR TOKENS     every token in TOKENS still authenticates; print the user's key count
+//! bench_seed database create SERVER     create a fresh database on the PostgreSQL SERVER (a URL); print its URL
+//! bench_seed database drop SERVER URL   drop that database again
 //! ```
 
 #[path = "bench_support/mod.rs"]
@@ -47,7 +49,12 @@ async fn main() {
         }
         Some("ready") => ready(&arg(1), args.get(2).and_then(|t| t.parse().ok()).unwrap_or(10_000)).await,
         Some("verify") => verify(&arg(1), PathBuf::from(arg(2)), PathBuf::from(arg(3))).await,
-        _ => fail("usage: bench_seed setup|codes|sessions|ready|verify ... (see examples/bench_seed.rs)"),
+        Some("database") => match arg(1).as_str() {
+            "create" => println!("{}", fresh_database(&arg(2)).await),
+            "drop" => drop_database(&arg(2), &arg(3)).await,
+            _ => fail("usage: bench_seed database create SERVER | drop SERVER URL"),
+        },
+        _ => fail("usage: bench_seed setup|codes|sessions|ready|verify|database ... (see examples/bench_seed.rs)"),
     }
 }
 
@@ -196,4 +203,30 @@ async fn verify(base: &str, dir: PathBuf, tokens: PathBuf) {
     let (keys, _) = ok_body(res, "list keys").await;
     let in_db = keys.as_array().map_or(0, Vec::len);
     println!("tokens={} working={} refused={bad} keys_in_db={in_db}", tokens.len(), tokens.len() - bad);
+}
+
+/// A new, empty database on the PostgreSQL server at `server`, so that every
+/// run measures the same thing: a database that earlier runs filled with
+/// keys and codes has larger indexes.
+async fn fresh_database(server: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("tachi_bench_{}", &tachi_auth::domain::secret::random_id("")[..12]);
+    let mut admin = sqlx::PgConnection::connect(server).await.unwrap_or_else(|e| fail(format!("{server}: {e}")));
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap_or_else(|e| fail(e));
+    let mut url = url::Url::parse(server).unwrap_or_else(|e| fail(e));
+    url.set_path(&name);
+    url.to_string()
+}
+
+async fn drop_database(server: &str, url: &str) {
+    use sqlx::Connection;
+    let name = url::Url::parse(url).unwrap_or_else(|e| fail(e)).path().trim_start_matches('/').to_owned();
+    if !name.starts_with("tachi_bench_") || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        fail(format!("not a database this script created: {name}"));
+    }
+    let mut admin = sqlx::PgConnection::connect(server).await.unwrap_or_else(|e| fail(format!("{server}: {e}")));
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap_or_else(|e| fail(e));
 }
