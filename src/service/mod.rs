@@ -113,7 +113,7 @@ impl From<StoreError> for ServiceError {
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 /// Runs CPU-heavy work (Argon2) off the async workers, at most one job per
-/// core at a time: each Argon2 hash holds 19 MiB, so unbounded concurrent
+/// core at a time: each Argon2 hash holds 12 MiB, so unbounded concurrent
 /// logins would grow memory without limit (and gain no throughput).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
     static SLOTS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> = std::sync::LazyLock::new(|| {
