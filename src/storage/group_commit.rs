@@ -21,7 +21,7 @@ use std::fmt::Write;
 use tokio::sync::{mpsc, oneshot};
 
 use super::codes::RedeemDecision;
-use super::records::{AUTH_CODE_COLUMNS, NEW_KEY_COLUMNS, bind_new_key};
+use super::records::{AUTH_CODE_COLUMNS, AuthCodeRow, NEW_KEY_COLUMNS, bind_new_key};
 use super::{AuthCodeRecord, NewApiKey, Params, Redemption, Store, StoreError, on_writer, push_placeholders};
 use crate::domain::SecretHash;
 
@@ -170,11 +170,11 @@ fn decide_all(jobs: &[Job], consumed: Vec<ConsumedRow>) -> (Settled, Vec<NewApiK
     let position: HashMap<SecretHash, usize> = jobs.iter().enumerate().map(|(i, j)| (j.code, i)).collect();
     let mut settled: Settled = std::iter::repeat_with(|| None).take(jobs.len()).collect();
     let mut keys: Vec<NewApiKey> = Vec::with_capacity(consumed.len());
-    for (user_id, client_id, redirect_uri, permissions, code_challenge, created_at, code_hash) in consumed {
-        let Some(&i) = SecretHash::from_bytes(&code_hash).and_then(|code| position.get(&code)) else {
+    for row in consumed {
+        let Some(&i) = SecretHash::from_bytes(&row.code_hash).and_then(|code| position.get(&code)) else {
             continue;
         };
-        let record = AuthCodeRecord::from((user_id, client_id, redirect_uri, permissions, code_challenge, created_at));
+        let record = AuthCodeRecord::from(row.code);
         let job = &jobs[i];
         settled[i] = Some(match (job.decide)(&record) {
             Some(key) => {
@@ -189,5 +189,9 @@ fn decide_all(jobs: &[Job], consumed: Vec<ConsumedRow>) -> (Settled, Vec<NewApiK
     (settled, keys)
 }
 
-/// A consumed code: its [`AuthCodeRow`] columns, then its hash.
-type ConsumedRow = (i64, String, String, i64, Option<String>, i64, Vec<u8>);
+#[derive(sqlx::FromRow)]
+struct ConsumedRow {
+    code_hash: Vec<u8>,
+    #[sqlx(flatten)]
+    code: AuthCodeRow,
+}

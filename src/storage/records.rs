@@ -230,20 +230,25 @@ pub struct AuthCodeRecord {
     pub created_at: i64,
 }
 
-/// A code's row, decoded by position in the order of [`AUTH_CODE_COLUMNS`]
-/// (sqlx's tuple rows): a token exchange batch decodes dozens at a time, and
-/// decoding by name costs a hash lookup per column.
-pub(super) type AuthCodeRow = (i64, String, String, i64, Option<String>, i64);
+#[derive(FromRow)]
+pub(super) struct AuthCodeRow {
+    user_id: i64,
+    client_id: String,
+    redirect_uri: String,
+    permissions: i64,
+    code_challenge: Option<String>,
+    created_at: i64,
+}
 
 impl From<AuthCodeRow> for AuthCodeRecord {
-    fn from((user_id, client_id, redirect_uri, permissions, code_challenge, created_at): AuthCodeRow) -> Self {
+    fn from(r: AuthCodeRow) -> Self {
         AuthCodeRecord {
-            user_id,
-            client_id,
-            redirect_uri,
-            permissions: PermissionSet::from_bits(permissions),
-            code_challenge,
-            created_at,
+            user_id: r.user_id,
+            client_id: r.client_id,
+            redirect_uri: r.redirect_uri,
+            permissions: PermissionSet::from_bits(r.permissions),
+            code_challenge: r.code_challenge,
+            created_at: r.created_at,
         }
     }
 }
