@@ -154,7 +154,7 @@ impl Service {
         let Some(author) = client.author_id else {
             return Ok(self.settings.site_name.clone());
         };
-        Ok(self.store.user_by_id(author).await?.map_or_else(|| "(deleted user)".to_owned(), |u| u.username))
+        Ok(self.store.username(author).await?.unwrap_or_else(|| "(deleted user)".to_owned()))
     }
 
     pub async fn my_clients(&self, caller: &Caller) -> ServiceResult<Vec<ClientRecord>> {

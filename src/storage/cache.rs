@@ -1,11 +1,13 @@
-//! The credential cache: what lets an API request (a bearer key) or a token
-//! exchange (a client's id and secret) be checked without a database round
-//! trip, without letting a revoked key or a deleted or re-keyed client through.
+//! The credential cache: what lets an API request (a bearer key), a page or
+//! form (a session cookie) or a token exchange (a client's id and secret) be
+//! checked without a database round trip, without letting a revoked key, an
+//! ended session or a deleted or re-keyed client through.
 //!
 //! Every change that can make a cached entry wrong (a key deleted or altered,
-//! its owner banned, demoted or renamed, a client altered or deleted) is seen
-//! by the database itself, in triggers (`migrations/*/0002_key_revocations.sql`
-//! and `0003_*`), whoever makes it. The cache is flushed:
+//! a session ended, their owner banned, demoted or renamed, a client altered
+//! or deleted) is seen by the database itself, in triggers
+//! (`migrations/*/0002_key_revocations.sql`, `0003_*` and `0007_*`), whoever
+//! makes it. The cache is flushed:
 //! - at once, by this process, after each of its own such writes commit;
 //! - on PostgreSQL, when the trigger's `NOTIFY` arrives from another instance
 //!   or process; while the listening connection is down the cache is bypassed
@@ -28,7 +30,7 @@ use sqlx::postgres::{PgListener, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
 use sqlx::{ConnectOptions, Connection};
 
-use super::{BearerKey, ClientRecord};
+use super::{BearerKey, ClientRecord, SessionUser};
 use crate::domain::SecretHash;
 
 /// How long an entry is trusted without hearing from the database at all: a
@@ -73,7 +75,10 @@ pub(crate) struct Cache {
     enabled: AtomicBool,
     generation: AtomicU64,
     keys: Table<SecretHash, BearerKey>,
+    sessions: Table<SecretHash, SessionUser>,
     clients: Table<String, ClientRecord>,
+    /// Users' names by id (a client's author, on the consent page).
+    usernames: Table<i64, String>,
 }
 
 impl Cache {
@@ -81,8 +86,17 @@ impl Cache {
         self.enabled.load(Ordering::Acquire).then(|| self.keys.get(token)).flatten()
     }
 
+    /// A cached session, if it has not expired meanwhile.
+    pub fn session(&self, id: &SecretHash, now: i64) -> Option<SessionUser> {
+        self.enabled.load(Ordering::Acquire).then(|| self.sessions.get(id)).flatten().filter(|s| s.expires_at > now)
+    }
+
     pub fn client(&self, client_id: &str) -> Option<ClientRecord> {
         self.enabled.load(Ordering::Acquire).then(|| self.clients.get(client_id)).flatten()
+    }
+
+    pub fn username(&self, user_id: i64) -> Option<String> {
+        self.enabled.load(Ordering::Acquire).then(|| self.usernames.get(&user_id)).flatten()
     }
 
     /// The generation to pass to `insert_*`; read it before the lookup.
@@ -94,8 +108,16 @@ impl Cache {
         self.insert(&self.keys, generation, token, key);
     }
 
+    pub fn insert_session(&self, generation: u64, id: SecretHash, session: SessionUser) {
+        self.insert(&self.sessions, generation, id, session);
+    }
+
     pub fn insert_client(&self, generation: u64, client: ClientRecord) {
         self.insert(&self.clients, generation, client.client_id.clone(), client);
+    }
+
+    pub fn insert_username(&self, generation: u64, user_id: i64, username: String) {
+        self.insert(&self.usernames, generation, user_id, username);
     }
 
     fn insert<K: Hash + Eq, V: Clone>(&self, table: &Table<K, V>, generation: u64, key: K, value: V) {
@@ -121,10 +143,14 @@ impl Cache {
 
     pub fn flush(&self) {
         let mut keys = self.keys.write();
+        let mut sessions = self.sessions.write();
         let mut clients = self.clients.write();
+        let mut usernames = self.usernames.write();
         self.generation.fetch_add(1, Ordering::AcqRel);
         keys.clear();
+        sessions.clear();
         clients.clear();
+        usernames.clear();
     }
 
     fn set_watching(&self, watching: bool) {
@@ -209,4 +235,49 @@ pub(crate) fn watch_sqlite(opts: SqliteConnectOptions, pool: SqlitePool, cache: 
             let _ = c.close().await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(expires_at: i64) -> SessionUser {
+        SessionUser { user_id: 7, username: "player".into(), is_admin: false, is_banned: false, expires_at }
+    }
+
+    fn watching() -> Cache {
+        let cache = Cache::default();
+        cache.set_watching(true);
+        cache
+    }
+
+    #[test]
+    fn a_cached_session_ends_at_its_expiry_time() {
+        let cache = watching();
+        let id = SecretHash::from_bytes(&[1; 32]).unwrap();
+        cache.insert_session(cache.generation(), id, session(1_000));
+        assert_eq!(cache.session(&id, 999).map(|s| s.user_id), Some(7));
+        assert!(cache.session(&id, 1_000).is_none());
+    }
+
+    #[test]
+    fn a_lookup_that_raced_with_a_flush_is_not_cached() {
+        let cache = watching();
+        let id = SecretHash::from_bytes(&[2; 32]).unwrap();
+        let before_the_read = cache.generation();
+        cache.flush(); // e.g. the session was deleted while it was being read
+        cache.insert_session(before_the_read, id, session(i64::MAX));
+        assert!(cache.session(&id, 0).is_none());
+    }
+
+    #[test]
+    fn nothing_is_served_while_revocations_cannot_be_heard() {
+        let cache = watching();
+        let id = SecretHash::from_bytes(&[3; 32]).unwrap();
+        cache.insert_session(cache.generation(), id, session(i64::MAX));
+        cache.insert_username(cache.generation(), 7, "player".into());
+        cache.set_watching(false);
+        assert!(cache.session(&id, 0).is_none());
+        assert!(cache.username(7).is_none());
+    }
 }

@@ -99,37 +99,64 @@ impl Store {
         newer_than: i64,
         code: impl FnOnce(&PendingRequest) -> NewAuthCode<'_>,
     ) -> StoreResult<Option<PendingRequest>> {
+        // SQLite runs a call's statements in order on its connection's thread:
+        // the transaction opens with the take and commits with the insert, two
+        // hand-offs to that thread instead of four (as in `group_commit`).
+        // PostgreSQL takes one statement per call.
+        let sqlite = matches!(self.pool, super::Pool::Sqlite(..));
+        let (open, close) = if sqlite { ("BEGIN IMMEDIATE; ", "; COMMIT") } else { ("", "") };
         let take = format!(
-            "DELETE FROM auth_requests WHERE session_hash = $1 AND client_id = $2 AND created_at > $3 RETURNING {PENDING_COLUMNS}"
+            "{open}DELETE FROM auth_requests WHERE session_hash = $1 AND client_id = $2 AND created_at > $3 RETURNING {PENDING_COLUMNS}"
         );
-        let insert = "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, code_challenge, created_at, expires_at) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        let insert = format!(
+            "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, code_challenge, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8){close}"
+        );
+        // The take and the insert, on a connection in a transaction; `None`
+        // (nothing taken) leaves the transaction for the caller to end.
+        macro_rules! take_and_insert {
+            ($conn:expr) => {{
+                let taken = sqlx::query_as::<_, PendingRow>(&take)
+                    .bind(session.as_bytes())
+                    .bind(client_id)
+                    .bind(newer_than)
+                    .fetch_all(&mut *$conn)
+                    .await?;
+                // (session, client) is the table's primary key: one row at most.
+                match taken.into_iter().next().map(PendingRequest::from) {
+                    None => Ok::<_, StoreError>(None),
+                    Some(request) => {
+                        let c = code(&request);
+                        sqlx::query(&insert)
+                            .bind(c.code_hash.as_bytes())
+                            .bind(c.user_id)
+                            .bind(&c.request.client_id)
+                            .bind(&c.request.redirect_uri)
+                            .bind(c.request.permissions.bits())
+                            .bind(&c.request.code_challenge)
+                            .bind(c.created_at)
+                            .bind(c.expires_at)
+                            .execute(&mut *$conn)
+                            .await?;
+                        Ok(Some(request))
+                    }
+                }
+            }};
+        }
         on_writer!(self, db => {
-            let mut tx = db.begin().await?;
-            let Some(request) = sqlx::query_as::<_, PendingRow>(&take)
-                .bind(session.as_bytes())
-                .bind(client_id)
-                .bind(newer_than)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(PendingRequest::from)
-            else {
-                return Ok(None);
-            };
-            let c = code(&request);
-            sqlx::query(insert)
-                .bind(c.code_hash.as_bytes())
-                .bind(c.user_id)
-                .bind(&c.request.client_id)
-                .bind(&c.request.redirect_uri)
-                .bind(c.request.permissions.bits())
-                .bind(&c.request.code_challenge)
-                .bind(c.created_at)
-                .bind(c.expires_at)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(Some(request))
+            if sqlite {
+                let outcome = async { take_and_insert!(db) }.await;
+                if !matches!(outcome, Ok(Some(_))) {
+                    // Nothing taken, or a statement failed: nothing of it stays.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *db).await;
+                }
+                outcome
+            } else {
+                let mut tx = db.begin().await?;
+                let approved = take_and_insert!(tx)?;
+                tx.commit().await?;
+                Ok(approved)
+            }
         })
     }
 

@@ -65,6 +65,8 @@ pub struct SessionUser {
     pub username: String,
     pub is_admin: bool,
     pub is_banned: bool,
+    /// So that a cached session ends on time.
+    pub expires_at: i64,
 }
 
 #[derive(FromRow)]
@@ -73,11 +75,18 @@ pub(super) struct SessionUserRow {
     pub username: String,
     pub is_admin: bool,
     pub is_banned: bool,
+    pub expires_at: i64,
 }
 
 impl From<SessionUserRow> for SessionUser {
     fn from(r: SessionUserRow) -> Self {
-        SessionUser { user_id: r.user_id, username: r.username, is_admin: r.is_admin, is_banned: r.is_banned }
+        SessionUser {
+            user_id: r.user_id,
+            username: r.username,
+            is_admin: r.is_admin,
+            is_banned: r.is_banned,
+            expires_at: r.expires_at,
+        }
     }
 }
 

@@ -19,23 +19,35 @@ impl Store {
         })
     }
 
-    /// The user behind a live session: one lookup by primary key.
+    /// The user behind a live session: served from the credential cache when
+    /// it can be trusted (see `cache`: a logout or a ban ends a cached session
+    /// as it revokes a cached key), otherwise one lookup by primary key.
     pub async fn session_user(&self, id: &SecretHash, now: i64) -> StoreResult<Option<SessionUser>> {
-        let sql = "SELECT s.user_id, u.username, u.is_admin, u.is_banned \
+        if let Some(session) = self.cache.session(id, now) {
+            return Ok(Some(session));
+        }
+        let generation = self.cache.generation();
+        let sql = "SELECT s.user_id, u.username, u.is_admin, u.is_banned, s.expires_at \
                    FROM sessions s JOIN users u ON u.id = s.user_id \
                    WHERE s.id_hash = $1 AND s.expires_at > $2";
-        on_pool!(self, p => Ok(sqlx::query_as::<_, SessionUserRow>(sql)
+        let session: Option<SessionUser> = on_pool!(self, p => sqlx::query_as::<_, SessionUserRow>(sql)
             .bind(id.as_bytes())
             .bind(now)
             .fetch_optional(p)
             .await?
-            .map(Into::into)))
+            .map(Into::into));
+        if let Some(session) = &session {
+            self.cache.insert_session(generation, *id, session.clone());
+        }
+        Ok(session)
     }
 
     pub async fn delete_session(&self, id: &SecretHash) -> StoreResult<()> {
         on_writer!(self, db => {
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id.as_bytes()).execute(&mut *db).await?;
-            Ok(())
-        })
+            Ok::<_, super::StoreError>(())
+        })?;
+        self.credentials_changed();
+        Ok(())
     }
 }

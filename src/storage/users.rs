@@ -23,6 +23,23 @@ impl Store {
         on_pool!(self, p => Ok(sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_optional(p).await?.map(Into::into)))
     }
 
+    /// A user's name alone, as a consent page shows its client's author:
+    /// cached (a rename flushes the cache, see `cache`).
+    pub async fn username(&self, id: i64) -> StoreResult<Option<String>> {
+        if let Some(name) = self.cache.username(id) {
+            return Ok(Some(name));
+        }
+        let generation = self.cache.generation();
+        let name: Option<String> = on_pool!(self, p => sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p)
+            .await?);
+        if let Some(name) = &name {
+            self.cache.insert_username(generation, id, name.clone());
+        }
+        Ok(name)
+    }
+
     pub async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1");
         on_pool!(self, p => Ok(sqlx::query_as::<_, UserRow>(&sql).bind(key).fetch_optional(p).await?.map(Into::into)))

@@ -5,7 +5,7 @@ use reqwest::header::{COOKIE, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, SESSION_COOKIE, TestServer, expect_err, expect_ok, set_cookie};
+use crate::support::{PASSWORD, SESSION_COOKIE, TestServer, expect_err, expect_ok, set_cookie, within_the_bound};
 
 fn registration(username: &str) -> Value {
     json!({ "username": username, "!password": PASSWORD, "email": format!("{username}@example.org") })
@@ -110,6 +110,8 @@ async fn logout_ends_the_session_for_good() {
     let res = server.login_with(&browser, "playerB", PASSWORD).await;
     let (session, _) = set_cookie(&res, SESSION_COOKIE).unwrap();
     expect_ok(res).await;
+    // Used once, so that the server has it in its session cache.
+    assert_eq!(expect_ok(browser.get(server.api("/status")).send().await.unwrap()).await["whoami"], 1);
 
     let res = browser.post(server.api("/auth/logout")).send().await.unwrap();
     let (cleared, attrs) = set_cookie(&res, SESSION_COOKIE).expect("logout clears the cookie");
@@ -191,9 +193,15 @@ async fn a_banned_user_is_refused_with_403_by_session_key_and_login() {
     let user = server.register("cheater").await;
     let key = user.personal_key(&["submit_score"]).await;
     expect_ok(server.with_key(Method::GET, "/status", &key).send().await.unwrap()).await;
-    // Banned by the operator's command: another process than the server.
+    // Banned by the operator's command: another process than the server,
+    // which hears of it as of a revoked key (its session cache and key cache).
     server.ban("cheater").await;
 
+    let delay = within_the_bound("the session refused", || async {
+        user.get("/status").await.status() == StatusCode::FORBIDDEN
+    })
+    .await;
+    eprintln!("a ban from another process reached the server's session cache within {delay:?}");
     let d = expect_err(user.get("/status").await, StatusCode::FORBIDDEN).await;
     assert!(d.contains("banned"), "{d}");
     let delay = server.key_answers(&key, StatusCode::FORBIDDEN).await;

@@ -3,10 +3,14 @@
 //! the file; on PostgreSQL, the database.)
 
 use futures::future::join_all;
+use reqwest::header::COOKIE;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{ANOTHER_PROCESS_WITHIN, ApiClient, TestServer, User, expect_err, expect_ok};
+use crate::support::{
+    ANOTHER_PROCESS_WITHIN, ApiClient, PASSWORD, SESSION_COOKIE, TestServer, User, expect_err, expect_ok, set_cookie,
+    within_the_bound,
+};
 
 /// Two instances on one database, a player and an author on the first, and the author's client.
 struct TwoInstances {
@@ -33,6 +37,30 @@ async fn a_session_created_on_one_instance_is_valid_on_the_other() {
     let user = one.register("player").await;
     let status = expect_ok(user.http.get(two.api("/status")).send().await.unwrap()).await;
     assert_eq!(status["whoami"], user.id);
+}
+
+#[tokio::test]
+async fn a_session_ended_on_one_instance_is_refused_by_the_other_within_the_bound() {
+    let one = TestServer::start().await;
+    let two = one.another_instance().await;
+    let user = one.register("player").await;
+    let browser = one.browser();
+    let res = one.login_with(&browser, "player", PASSWORD).await;
+    let (session, _) = set_cookie(&res, SESSION_COOKIE).unwrap();
+    expect_ok(res).await;
+    let whoami_on = |server: &TestServer| {
+        let req = server.anonymous().get(server.api("/status")).header(COOKIE, format!("{SESSION_COOKIE}={session}"));
+        async move { expect_ok(req.send().await.unwrap()).await["whoami"].clone() }
+    };
+    // The other instance has the session in its cache: it just served it.
+    assert_eq!(whoami_on(&two).await, user.id);
+
+    expect_ok(browser.post(one.api("/auth/logout")).send().await.unwrap()).await;
+    assert!(whoami_on(&one).await.is_null(), "the instance that ended it refuses it at once");
+
+    // The database tells the other instance (NOTIFY on PostgreSQL, a counter on SQLite).
+    let delay = within_the_bound("the ended session refused", || async { whoami_on(&two).await.is_null() }).await;
+    eprintln!("a logout reached the other instance within {delay:?}");
 }
 
 #[tokio::test]

@@ -39,6 +39,22 @@ pub const REDIRECT: &str = "https://integration.example/tachi-callback";
 /// them the cache would answer from a stale entry for its full 5 s.
 pub const ANOTHER_PROCESS_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Retries `holds` every 2 ms until it is true, and says how long that took:
+/// what another instance or process changed reaches a server's caches within
+/// [`ANOTHER_PROCESS_WITHIN`], or this fails naming `what` it waited for.
+pub async fn within_the_bound<F, Fut>(what: &str, holds: F) -> std::time::Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !holds().await {
+        assert!(start.elapsed() < ANOTHER_PROCESS_WITHIN, "still waiting for {what} after {ANOTHER_PROCESS_WITHIN:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    start.elapsed()
+}
+
 /// A running server. Stopped (and its database dropped) when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -146,18 +162,10 @@ impl TestServer {
     /// Asks `GET /status` with `key` until it answers `expected`, and says how
     /// long that took; fails after [`ANOTHER_PROCESS_WITHIN`].
     pub async fn key_answers(&self, key: &str, expected: StatusCode) -> std::time::Duration {
-        let start = std::time::Instant::now();
-        loop {
-            let got = self.with_key(reqwest::Method::GET, "/status", key).send().await.unwrap().status();
-            if got == expected {
-                return start.elapsed();
-            }
-            assert!(
-                start.elapsed() < ANOTHER_PROCESS_WITHIN,
-                "the key still answers {got}, not {expected}, after {ANOTHER_PROCESS_WITHIN:?}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
+        within_the_bound(&format!("the key answering {expected}"), || async {
+            self.with_key(reqwest::Method::GET, "/status", key).send().await.unwrap().status() == expected
+        })
+        .await
     }
 
     /// A cookie-keeping client with no session yet: a fresh browser.
