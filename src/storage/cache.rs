@@ -83,20 +83,30 @@ pub(crate) struct Cache {
 
 impl Cache {
     pub fn key(&self, token: &SecretHash) -> Option<BearerKey> {
-        self.enabled.load(Ordering::Acquire).then(|| self.keys.get(token)).flatten()
+        self.get(&self.keys, token)
     }
 
     /// A cached session, if it has not expired meanwhile.
     pub fn session(&self, id: &SecretHash, now: i64) -> Option<SessionUser> {
-        self.enabled.load(Ordering::Acquire).then(|| self.sessions.get(id)).flatten().filter(|s| s.expires_at > now)
+        self.get(&self.sessions, id).filter(|s| s.expires_at > now)
     }
 
     pub fn client(&self, client_id: &str) -> Option<ClientRecord> {
-        self.enabled.load(Ordering::Acquire).then(|| self.clients.get(client_id)).flatten()
+        self.get(&self.clients, client_id)
     }
 
     pub fn username(&self, user_id: i64) -> Option<String> {
-        self.enabled.load(Ordering::Acquire).then(|| self.usernames.get(&user_id)).flatten()
+        self.get(&self.usernames, &user_id)
+    }
+
+    /// An entry of `table`, unless the cache is bypassed (not watching).
+    fn get<K, V, Q>(&self, table: &Table<K, V>, key: &Q) -> Option<V>
+    where
+        K: Hash + Eq + std::borrow::Borrow<Q>,
+        V: Clone,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.enabled.load(Ordering::Acquire) { table.get(key) } else { None }
     }
 
     /// The generation to pass to `insert_*`; read it before the lookup.

@@ -1,7 +1,7 @@
 //! Login sessions, looked up by the hash of the cookie's value.
 
 use super::records::SessionUserRow;
-use super::{SessionUser, Store, StoreResult, on_pool, on_writer};
+use super::{SessionUser, Store, StoreError, StoreResult, on_pool, on_writer};
 use crate::domain::SecretHash;
 
 impl Store {
@@ -45,7 +45,7 @@ impl Store {
     pub async fn delete_session(&self, id: &SecretHash) -> StoreResult<()> {
         on_writer!(self, db => {
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id.as_bytes()).execute(&mut *db).await?;
-            Ok::<_, super::StoreError>(())
+            Ok::<_, StoreError>(())
         })?;
         self.credentials_changed();
         Ok(())

@@ -105,13 +105,13 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_401() {
 #[tokio::test]
 async fn logout_ends_the_session_for_good() {
     let server = TestServer::start().await;
-    server.register("playerB").await;
+    let user = server.register("playerB").await;
     let browser = server.browser();
     let res = server.login_with(&browser, "playerB", PASSWORD).await;
     let (session, _) = set_cookie(&res, SESSION_COOKIE).unwrap();
     expect_ok(res).await;
     // Used once, so that the server has it in its session cache.
-    assert_eq!(expect_ok(browser.get(server.api("/status")).send().await.unwrap()).await["whoami"], 1);
+    assert_eq!(expect_ok(browser.get(server.api("/status")).send().await.unwrap()).await["whoami"], user.id);
 
     let res = browser.post(server.api("/auth/logout")).send().await.unwrap();
     let (cleared, attrs) = set_cookie(&res, SESSION_COOKIE).expect("logout clears the cookie");
