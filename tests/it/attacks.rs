@@ -5,7 +5,7 @@
 use std::process::Stdio;
 
 use reqwest::header::{
-    CONTENT_SECURITY_POLICY, COOKIE, LOCATION, REFERRER_POLICY, RETRY_AFTER, SET_COOKIE, X_FRAME_OPTIONS,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, REFERRER_POLICY, RETRY_AFTER, SET_COOKIE, X_FRAME_OPTIONS,
 };
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -351,14 +351,24 @@ async fn every_answer_carries_the_security_headers() {
         http.post(server.url("/api/v1/auth/login")).body(vec![b'x'; 1 << 20]).send().await.unwrap(),
         http.get(server.url("/healthz")).send().await.unwrap(),
     ];
+    let mut json_answers = 0;
     for res in answers {
         let h = res.headers();
         assert_eq!(h["x-content-type-options"], "nosniff", "{}", res.url());
         assert_eq!(h[X_FRAME_OPTIONS], "DENY", "{}", res.url());
         assert_eq!(h[REFERRER_POLICY], "no-referrer", "{}", res.url());
         assert_eq!(h["cache-control"], "no-store", "{}", res.url());
-        assert!(h[CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"), "{}", res.url());
+        let csp = h[CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{}", res.url());
+        if h[CONTENT_TYPE].to_str().unwrap().starts_with("application/json") {
+            // A JSON answer may load nothing at all.
+            assert_eq!(csp, "default-src 'none'; frame-ancestors 'none'", "{}", res.url());
+            json_answers += 1;
+        } else {
+            assert_eq!(h["cross-origin-opener-policy"], "same-origin", "{}", res.url());
+        }
     }
+    assert_eq!(json_answers, 3, "the status, the unknown API route and the refused body answer in JSON");
 }
 
 /// RFC 9700 §4.2 and §4.12: codes do not leak through Referer (no-referrer on
