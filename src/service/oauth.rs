@@ -242,13 +242,12 @@ impl Service {
         let expires_at = created_on + self.code_lifetime_ms();
         let approved = if is_well_formed_id(&client_id) {
             self.store
-                .approve_pending_request(session, &client_id, newer_than, |request| NewAuthCode {
-                    code_hash: code.hash(),
-                    user_id: user.id,
-                    created_at: created_on,
-                    expires_at,
-                    request,
-                })
+                .approve_pending_request(
+                    session,
+                    &client_id,
+                    newer_than,
+                    NewAuthCode { code_hash: code.hash(), user_id: user.id, created_at: created_on, expires_at },
+                )
                 .await?
         } else {
             None

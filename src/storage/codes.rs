@@ -3,7 +3,7 @@
 
 use tokio::sync::mpsc;
 
-use super::group_commit::Job;
+use super::group_commit::{Approval, Job};
 use super::records::{AUTH_CODE_COLUMNS, AuthCodeRow, PENDING_COLUMNS, PendingRow};
 use super::{
     ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreError, StoreResult, on_pool,
@@ -91,13 +91,35 @@ impl Store {
 
     /// Consumes a live pending request and creates its code, in one
     /// transaction: a request approves at most one code, and a code never
-    /// exists without the approval behind it.
+    /// exists without the approval behind it. Approvals waiting at the same
+    /// moment share that transaction (see `group_commit`).
     pub async fn approve_pending_request(
         &self,
         session: &SecretHash,
         client_id: &str,
         newer_than: i64,
-        code: impl FnOnce(&PendingRequest) -> NewAuthCode<'_>,
+        code: NewAuthCode,
+    ) -> StoreResult<Option<PendingRequest>> {
+        if let Some(approver) = &self.approver {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job = Approval { session: *session, client_id: client_id.to_owned(), newer_than, code, reply };
+            match approver.send(job).await {
+                Ok(()) => return answer.await.unwrap_or(Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed))),
+                Err(mpsc::error::SendError(job)) => {
+                    return self.approve_pending_request_alone(&job.session, &job.client_id, newer_than, &code).await;
+                }
+            }
+        }
+        self.approve_pending_request_alone(session, client_id, newer_than, &code).await
+    }
+
+    /// One approval in its own transaction.
+    pub(super) async fn approve_pending_request_alone(
+        &self,
+        session: &SecretHash,
+        client_id: &str,
+        newer_than: i64,
+        code: &NewAuthCode,
     ) -> StoreResult<Option<PendingRequest>> {
         // SQLite runs a call's statements in order on its connection's thread:
         // the transaction opens with the take and commits with the insert, two
@@ -126,16 +148,15 @@ impl Store {
                 match taken.into_iter().next().map(PendingRequest::from) {
                     None => Ok::<_, StoreError>(None),
                     Some(request) => {
-                        let c = code(&request);
                         sqlx::query(&insert)
-                            .bind(c.code_hash.as_bytes())
-                            .bind(c.user_id)
-                            .bind(&c.request.client_id)
-                            .bind(&c.request.redirect_uri)
-                            .bind(c.request.permissions.bits())
-                            .bind(&c.request.code_challenge)
-                            .bind(c.created_at)
-                            .bind(c.expires_at)
+                            .bind(code.code_hash.as_bytes())
+                            .bind(code.user_id)
+                            .bind(&request.client_id)
+                            .bind(&request.redirect_uri)
+                            .bind(request.permissions.bits())
+                            .bind(&request.code_challenge)
+                            .bind(code.created_at)
+                            .bind(code.expires_at)
                             .execute(&mut *$conn)
                             .await?;
                         Ok(Some(request))

@@ -91,6 +91,8 @@ pub struct Store {
     /// The writer task that group-commits token exchanges (`None` in the
     /// writer's own copy of the store, which settles them directly).
     redeemer: Option<tokio::sync::mpsc::Sender<group_commit::Job>>,
+    /// The same for create-code's approvals.
+    approver: Option<tokio::sync::mpsc::Sender<group_commit::Approval>>,
     /// Keys' "last used" times waiting to be written (see `touch_key`).
     touches: Option<tokio::sync::mpsc::Sender<(String, i64)>>,
 }
@@ -261,9 +263,11 @@ impl Store {
         } else {
             return Err(sqlx::Error::Configuration("database URL must start with sqlite: or postgres:".into()));
         };
-        let mut store = Store { pool, cache, redeemer: None, touches: None };
+        let mut store = Store { pool, cache, redeemer: None, approver: None, touches: None };
         store.start_toucher();
-        store.redeemer = Some(group_commit::start(store.clone()));
+        // Each batch task gets a copy made before either sender is set.
+        let (redeemer, approver) = (group_commit::start(store.clone()), group_commit::start(store.clone()));
+        (store.redeemer, store.approver) = (Some(redeemer), Some(approver));
         Ok(store)
     }
 

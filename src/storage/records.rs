@@ -262,12 +262,15 @@ impl From<AuthCodeRow> for AuthCodeRecord {
     }
 }
 
-pub struct NewAuthCode<'a> {
+/// The code an approval creates. Its client, redirect URI, permissions and
+/// challenge are those of the pending request it approves, read in the same
+/// transaction that takes it.
+#[derive(Clone, Copy)]
+pub struct NewAuthCode {
     pub code_hash: SecretHash,
     pub user_id: i64,
     pub expires_at: i64,
     pub created_at: i64,
-    pub request: &'a PendingRequest,
 }
 
 /// Where a listing of a user's keys stopped: the last key's creation time and id.

@@ -198,3 +198,47 @@ async fn of_twenty_simultaneous_exchanges_of_one_code_exactly_one_succeeds() {
     // A replayed code revokes what it issued (RFC 6749 §4.1.2): no key survives the race.
     assert!(user.keys().await.is_empty());
 }
+
+/// Approvals that arrive together share one transaction (`group_commit`):
+/// each still takes its own session's request for its own client, and one
+/// request still approves one code.
+#[tokio::test]
+async fn simultaneous_approvals_each_take_their_own_request_and_a_request_approves_once() {
+    let server = TestServer::start().await;
+    let author = server.register("authorA").await;
+    let scores = server.client_of(&author, &["submit_score"]).await;
+    let profile = server.client_of(&author, &["customise_profile"]).await;
+    let mut players = Vec::new();
+    for i in 0..8 {
+        let player = server.register(&format!("player{i}")).await;
+        for client in [&scores, &profile] {
+            assert_eq!(player.open_consent(client).await.status(), StatusCode::OK);
+        }
+        players.push(player);
+    }
+
+    // Every player approves both of their requests at once, the first one twice.
+    let (scores, profile) = ((&scores, "submit_score"), (&profile, "customise_profile"));
+    let attempts = players.iter().flat_map(|p| [(p, scores), (p, scores), (p, profile)]);
+    let answers = join_all(attempts.map(|(player, client)| async move {
+        (player, client, player.post("/oauth/create-code", json!({ "clientID": client.0.id })).await)
+    }))
+    .await;
+
+    let mut codes = Vec::new();
+    for (player, client, res) in answers {
+        if res.status() == StatusCode::OK {
+            codes.push((player, client, expect_ok(res).await["code"].as_str().unwrap().to_owned()));
+        } else {
+            let d = expect_err(res, StatusCode::BAD_REQUEST).await;
+            assert!(d.contains("no pending authorization request"), "{d}");
+        }
+    }
+    assert_eq!(codes.len(), 2 * players.len(), "one code per request, not per attempt");
+    for (player, (client, permission), code) in codes {
+        let key = expect_ok(server.exchange(client, &code).await).await["token"].as_str().unwrap().to_owned();
+        let status = expect_ok(server.with_key(reqwest::Method::GET, "/status", &key).send().await.unwrap()).await;
+        assert_eq!(status["whoami"], player.id, "{}'s code is {}'s", player.username, status["whoami"]);
+        assert_eq!(status["permissions"], json!([permission]), "the code carries its own request's permissions");
+    }
+}

@@ -1,0 +1,170 @@
+//! Approvals (create-code) waiting at the same moment, settled in one
+//! transaction: one `DELETE … RETURNING` takes every pending request, one
+//! multi-row `INSERT` creates their codes (on SQLite, two calls in all).
+//!
+//! Each approval keeps the rule of `Store::approve_pending_request_alone`: a
+//! request approves at most one code, and a code never exists without the
+//! approval behind it. Only the first approval of a (session, client) in a
+//! batch is batched; a second one, and every approval of a batch that
+//! failed, is settled alone after it.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
+
+use tokio::sync::oneshot;
+
+use super::Batched;
+use crate::domain::SecretHash;
+use crate::storage::records::{PENDING_COLUMNS, PendingRow};
+use crate::storage::{
+    NewAuthCode, Params, PendingRequest, Pool, Store, StoreError, StoreResult, on_writer, push_placeholders,
+};
+
+pub(in crate::storage) struct Approval {
+    pub session: SecretHash,
+    pub client_id: String,
+    /// Only a request created after this time (ms) may be approved.
+    pub newer_than: i64,
+    pub code: NewAuthCode,
+    /// `Ok(None)`: no live pending request for that session and client.
+    pub reply: oneshot::Sender<StoreResult<Option<PendingRequest>>>,
+}
+
+impl Batched for Approval {
+    async fn settle(store: &Store, jobs: Vec<Approval>) {
+        let mut seen = HashSet::with_capacity(jobs.len());
+        let (batched, later): (Vec<Approval>, Vec<Approval>) =
+            jobs.into_iter().partition(|j| seen.insert((j.session, j.client_id.clone())));
+        let mut alone = later;
+        if !batched.is_empty() {
+            match approve_batch(store, &batched).await {
+                Ok(taken) => {
+                    for (job, request) in batched.into_iter().zip(taken) {
+                        let _ = job.reply.send(Ok(request));
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(approvals = batched.len(), error = %e, "approval batch failed; settling each alone");
+                    alone.splice(0..0, batched);
+                }
+            }
+        }
+        // After the batch: a second approval of a request meets it taken.
+        for job in alone {
+            let outcome =
+                store.approve_pending_request_alone(&job.session, &job.client_id, job.newer_than, &job.code).await;
+            let _ = job.reply.send(outcome);
+        }
+    }
+}
+
+/// The request each job took (in the jobs' order; `None`: nothing live to
+/// take), committed.
+async fn approve_batch(store: &Store, jobs: &[Approval]) -> Result<Vec<Option<PendingRequest>>, StoreError> {
+    // The strictest bound of the batch: every request is judged at the
+    // batch's moment, as the redemptions judge codes.
+    let newer_than = jobs.iter().map(|j| j.newer_than).max().unwrap_or_default();
+    let sqlite = matches!(store.pool, Pool::Sqlite(..));
+    let params = Params::for_engine(&store.pool, 1);
+    let mut take = String::from(if sqlite { "BEGIN IMMEDIATE; " } else { "" });
+    if sqlite {
+        // SQLite's DELETE has no USING, and a row-value IN scans the
+        // table: the join by primary key, then delete by rowid.
+        take.push_str("DELETE FROM auth_requests WHERE rowid IN (SELECT r.rowid FROM (VALUES ");
+        push_placeholders(&mut take, params, jobs.len(), 2);
+        take.push_str(
+            ") AS v JOIN auth_requests AS r ON r.session_hash = v.column1 AND r.client_id = v.column2 \
+             WHERE r.created_at > ?)",
+        );
+    } else {
+        take.push_str("DELETE FROM auth_requests AS r USING (VALUES ");
+        push_placeholders(&mut take, params, jobs.len(), 2);
+        let _ = write!(
+            take,
+            ") AS v WHERE r.session_hash = v.column1 AND r.client_id = v.column2 AND r.created_at > ${}",
+            2 * jobs.len() + 1
+        );
+    }
+    let _ = write!(take, " RETURNING session_hash, {PENDING_COLUMNS}");
+
+    macro_rules! take_and_insert {
+        ($conn:expr) => {{
+            let mut q = sqlx::query_as::<_, TakenRow>(&take);
+            for j in jobs {
+                q = q.bind(j.session.as_bytes()).bind(j.client_id.as_str());
+            }
+            let rows = q.bind(newer_than).fetch_all(&mut *$conn).await?;
+            let taken = match_rows(jobs, rows);
+            let mut insert = String::new();
+            let count = taken.iter().flatten().count();
+            if count > 0 {
+                insert.push_str(
+                    "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, \
+                     code_challenge, created_at, expires_at) VALUES ",
+                );
+                push_placeholders(&mut insert, params, count, 8);
+            }
+            if sqlite {
+                insert.push_str(if count == 0 { "COMMIT" } else { "; COMMIT" });
+            }
+            if !insert.is_empty() {
+                let mut q = sqlx::query(&insert);
+                for (job, request) in jobs.iter().zip(&taken) {
+                    if let Some(r) = request {
+                        q = q
+                            .bind(job.code.code_hash.as_bytes())
+                            .bind(job.code.user_id)
+                            .bind(r.client_id.as_str())
+                            .bind(r.redirect_uri.as_str())
+                            .bind(r.permissions.bits())
+                            .bind(r.code_challenge.as_deref())
+                            .bind(job.code.created_at)
+                            .bind(job.code.expires_at);
+                    }
+                }
+                q.execute(&mut *$conn).await?;
+            }
+            Ok::<_, StoreError>(taken)
+        }};
+    }
+
+    on_writer!(store, db => {
+        if sqlite {
+            let outcome = async { take_and_insert!(db) }.await;
+            if outcome.is_err() {
+                // Whichever statement failed, nothing of the batch stays.
+                let _ = sqlx::query("ROLLBACK").execute(&mut *db).await;
+            }
+            outcome
+        } else {
+            let mut tx = db.begin().await?;
+            let taken = take_and_insert!(tx)?;
+            tx.commit().await?;
+            Ok(taken)
+        }
+    })
+}
+
+/// Gives each taken request to the job that asked for it. The batch holds
+/// each (session, client) once (see `settle`).
+fn match_rows(jobs: &[Approval], rows: Vec<TakenRow>) -> Vec<Option<PendingRequest>> {
+    let position: HashMap<(SecretHash, &str), usize> =
+        jobs.iter().enumerate().map(|(i, j)| ((j.session, j.client_id.as_str()), i)).collect();
+    let mut taken: Vec<Option<PendingRequest>> = std::iter::repeat_with(|| None).take(jobs.len()).collect();
+    for row in rows {
+        let request = PendingRequest::from(row.request);
+        let found = SecretHash::from_bytes(&row.session_hash)
+            .and_then(|session| position.get(&(session, request.client_id.as_str())).copied());
+        if let Some(i) = found {
+            taken[i] = Some(request);
+        }
+    }
+    taken
+}
+
+#[derive(sqlx::FromRow)]
+struct TakenRow {
+    session_hash: Vec<u8>,
+    #[sqlx(flatten)]
+    request: PendingRow,
+}
