@@ -3,8 +3,11 @@
 
 use tokio::sync::mpsc;
 
-use super::group_commit::{Approval, Job};
-use super::records::{AUTH_CODE_COLUMNS, AuthCodeRow, PENDING_COLUMNS, PendingRow};
+use super::group_commit::{Approval, Job, PendingWrite};
+use super::records::{
+    AUTH_CODE_COLUMNS, AuthCodeRow, PENDING_COLUMNS, PENDING_INSERT, PENDING_UPSERT, PENDING_WIDTH, PendingRow,
+    bind_pending,
+};
 use super::{
     ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreError, StoreResult, on_pool,
     on_writer,
@@ -31,27 +34,32 @@ pub enum Redemption {
     Invalid,
 }
 
+static PUT_ONE_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let mut sql = String::from(PENDING_INSERT);
+    super::push_placeholders(&mut sql, super::Params::From(1), 1, PENDING_WIDTH);
+    sql + PENDING_UPSERT
+});
+
 impl Store {
     /// Records (or replaces) the request a session's consent screen shows.
-    pub async fn put_pending_request(&self, session: &SecretHash, r: &PendingRequest) -> StoreResult<()> {
-        let sql = "INSERT INTO auth_requests (session_hash, client_id, redirect_uri, permissions, state, code_challenge, context, standard, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                   ON CONFLICT (session_hash, client_id) DO UPDATE SET redirect_uri = excluded.redirect_uri, \
-                   permissions = excluded.permissions, state = excluded.state, code_challenge = excluded.code_challenge, \
-                   context = excluded.context, standard = excluded.standard, created_at = excluded.created_at";
+    /// Requests shown at the same moment are written by one statement (see
+    /// `group_commit`).
+    pub async fn put_pending_request(&self, session: &SecretHash, request: &PendingRequest) -> StoreResult<()> {
+        if let Some(recorder) = &self.recorder {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job = PendingWrite { session: *session, request: request.clone(), reply };
+            if recorder.send(job).await.is_ok() {
+                return answer.await.unwrap_or(Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed)));
+            }
+        }
+        self.put_pending_request_alone(session, request).await
+    }
+
+    /// One pending request, in its own statement.
+    pub(super) async fn put_pending_request_alone(&self, session: &SecretHash, r: &PendingRequest) -> StoreResult<()> {
+        let sql = PUT_ONE_PENDING.as_str();
         on_writer!(self, db => {
-            sqlx::query(sql)
-                .bind(session.as_bytes())
-                .bind(&r.client_id)
-                .bind(&r.redirect_uri)
-                .bind(r.permissions.bits())
-                .bind(&r.state)
-                .bind(&r.code_challenge)
-                .bind(&r.context)
-                .bind(r.standard)
-                .bind(r.created_at)
-                .execute(&mut *db)
-                .await?;
+            bind_pending!(sqlx::query(sql), session, r).execute(&mut *db).await?;
             Ok(())
         })
     }

@@ -9,8 +9,10 @@
 //!
 //! - `redemptions`: token exchanges (a code used up, a key issued).
 //! - `approvals`: create-code (a pending request taken, its code inserted).
+//! - `pending`: the consent page's record of the request it shows.
 
 mod approvals;
+mod pending;
 mod redemptions;
 
 use std::future::Future;
@@ -18,11 +20,12 @@ use std::future::Future;
 use tokio::sync::mpsc;
 
 pub(super) use approvals::Approval;
+pub(super) use pending::PendingWrite;
 pub(super) use redemptions::Job;
 
 use super::Store;
 
-/// At most this many writes share a transaction (at most 8 bound values per
+/// At most this many writes share a transaction (at most 9 bound values per
 /// write: far below either engine's limit on parameters).
 const MAX_BATCH: usize = 256;
 

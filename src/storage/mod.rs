@@ -91,8 +91,10 @@ pub struct Store {
     /// The writer task that group-commits token exchanges (`None` in the
     /// writer's own copy of the store, which settles them directly).
     redeemer: Option<tokio::sync::mpsc::Sender<group_commit::Job>>,
-    /// The same for create-code's approvals.
+    /// The same for create-code's approvals, and for the consent page's
+    /// pending requests.
     approver: Option<tokio::sync::mpsc::Sender<group_commit::Approval>>,
+    recorder: Option<tokio::sync::mpsc::Sender<group_commit::PendingWrite>>,
     /// Keys' "last used" times waiting to be written (see `touch_key`).
     touches: Option<tokio::sync::mpsc::Sender<(String, i64)>>,
 }
@@ -263,11 +265,12 @@ impl Store {
         } else {
             return Err(sqlx::Error::Configuration("database URL must start with sqlite: or postgres:".into()));
         };
-        let mut store = Store { pool, cache, redeemer: None, approver: None, touches: None };
+        let mut store = Store { pool, cache, redeemer: None, approver: None, recorder: None, touches: None };
         store.start_toucher();
-        // Each batch task gets a copy made before either sender is set.
-        let (redeemer, approver) = (group_commit::start(store.clone()), group_commit::start(store.clone()));
-        (store.redeemer, store.approver) = (Some(redeemer), Some(approver));
+        // Each batch task gets a copy made before any sender is set.
+        store.redeemer = Some(group_commit::start(store.clone()));
+        store.approver = Some(group_commit::start(Store { redeemer: None, ..store.clone() }));
+        store.recorder = Some(group_commit::start(Store { redeemer: None, approver: None, ..store.clone() }));
         Ok(store)
     }
 

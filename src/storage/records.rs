@@ -229,6 +229,33 @@ pub(super) use bind_new_key;
 pub(super) const PENDING_COLUMNS: &str =
     "client_id, redirect_uri, permissions, state, code_challenge, context, standard, created_at";
 
+/// Recording a pending request, `INSERT INTO auth_requests (…) VALUES`, then
+/// the rows, then [`PENDING_UPSERT`]: a session's newer request for a client
+/// replaces the one it had. Bound by [`bind_pending`].
+pub(super) const PENDING_INSERT: &str = "INSERT INTO auth_requests (session_hash, client_id, redirect_uri, \
+     permissions, state, code_challenge, context, standard, created_at) VALUES ";
+pub(super) const PENDING_WIDTH: usize = 9;
+pub(super) const PENDING_UPSERT: &str = " ON CONFLICT (session_hash, client_id) DO UPDATE SET \
+     redirect_uri = excluded.redirect_uri, permissions = excluded.permissions, state = excluded.state, \
+     code_challenge = excluded.code_challenge, context = excluded.context, standard = excluded.standard, \
+     created_at = excluded.created_at";
+
+/// Binds one row of [`PENDING_INSERT`]: a session's hash and its request.
+macro_rules! bind_pending {
+    ($q:expr, $session:expr, $r:expr) => {
+        $q.bind($session.as_bytes())
+            .bind($r.client_id.as_str())
+            .bind($r.redirect_uri.as_str())
+            .bind($r.permissions.bits())
+            .bind($r.state.as_deref())
+            .bind($r.code_challenge.as_deref())
+            .bind($r.context.as_deref())
+            .bind($r.standard)
+            .bind($r.created_at)
+    };
+}
+pub(super) use bind_pending;
+
 #[derive(Debug, Clone)]
 pub struct AuthCodeRecord {
     pub user_id: i64,

@@ -199,22 +199,25 @@ async fn of_twenty_simultaneous_exchanges_of_one_code_exactly_one_succeeds() {
     assert!(user.keys().await.is_empty());
 }
 
-/// Approvals that arrive together share one transaction (`group_commit`):
-/// each still takes its own session's request for its own client, and one
-/// request still approves one code.
+/// Consent screens and approvals that arrive together share one statement or
+/// transaction (`group_commit`): each request is still recorded for its own
+/// session and client, each approval takes that request, and one request
+/// still approves one code.
 #[tokio::test]
-async fn simultaneous_approvals_each_take_their_own_request_and_a_request_approves_once() {
+async fn simultaneous_consents_and_approvals_each_keep_their_own_request_and_a_request_approves_once() {
     let server = TestServer::start().await;
     let author = server.register("authorA").await;
     let scores = server.client_of(&author, &["submit_score"]).await;
     let profile = server.client_of(&author, &["customise_profile"]).await;
     let mut players = Vec::new();
     for i in 0..8 {
-        let player = server.register(&format!("player{i}")).await;
-        for client in [&scores, &profile] {
-            assert_eq!(player.open_consent(client).await.status(), StatusCode::OK);
-        }
-        players.push(player);
+        players.push(server.register(&format!("player{i}")).await);
+    }
+    // Every player opens both consent screens at once: the pending requests
+    // are recorded together too.
+    let shown = join_all(players.iter().flat_map(|p| [p.open_consent(&scores), p.open_consent(&profile)])).await;
+    for res in shown {
+        assert_eq!(res.status(), StatusCode::OK);
     }
 
     // Every player approves both of their requests at once, the first one twice.
