@@ -10,7 +10,7 @@ use super::records::{
 };
 use super::{
     ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreError, StoreResult, on_pool,
-    on_writer,
+    on_writer, write_transaction,
 };
 use crate::domain::SecretHash;
 
@@ -129,10 +129,8 @@ impl Store {
         newer_than: i64,
         code: &NewAuthCode,
     ) -> StoreResult<Option<PendingRequest>> {
-        // SQLite runs a call's statements in order on its connection's thread:
-        // the transaction opens with the take and commits with the insert, two
-        // hand-offs to that thread instead of four (as in `group_commit`).
-        // PostgreSQL takes one statement per call.
+        // On SQLite the take opens the transaction and the insert commits it
+        // (see `write_transaction!`).
         let sqlite = matches!(self.pool, super::Pool::Sqlite(..));
         let (open, close) = if sqlite { ("BEGIN IMMEDIATE; ", "; COMMIT") } else { ("", "") };
         let take = format!(
@@ -142,49 +140,31 @@ impl Store {
             "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, code_challenge, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8){close}"
         );
-        // The take and the insert, on a connection in a transaction; `None`
-        // (nothing taken) leaves the transaction for the caller to end.
-        macro_rules! take_and_insert {
-            ($conn:expr) => {{
-                let taken = sqlx::query_as::<_, PendingRow>(&take)
-                    .bind(session.as_bytes())
-                    .bind(client_id)
-                    .bind(newer_than)
-                    .fetch_all(&mut *$conn)
-                    .await?;
-                // (session, client) is the table's primary key: one row at most.
-                match taken.into_iter().next().map(PendingRequest::from) {
-                    None => Ok::<_, StoreError>(None),
-                    Some(request) => {
-                        sqlx::query(&insert)
-                            .bind(code.code_hash.as_bytes())
-                            .bind(code.user_id)
-                            .bind(&request.client_id)
-                            .bind(&request.redirect_uri)
-                            .bind(request.permissions.bits())
-                            .bind(&request.code_challenge)
-                            .bind(code.created_at)
-                            .bind(code.expires_at)
-                            .execute(&mut *$conn)
-                            .await?;
-                        Ok(Some(request))
-                    }
+        // `None` (nothing taken) ends before the COMMIT: rolled back.
+        write_transaction!(self, committed: |o: &StoreResult<Option<_>>| matches!(o, Ok(Some(_))), db => {
+            let taken = sqlx::query_as::<_, PendingRow>(&take)
+                .bind(session.as_bytes())
+                .bind(client_id)
+                .bind(newer_than)
+                .fetch_all(&mut *db)
+                .await?;
+            // (session, client) is the table's primary key: one row at most.
+            match taken.into_iter().next().map(PendingRequest::from) {
+                None => Ok::<_, StoreError>(None),
+                Some(request) => {
+                    sqlx::query(&insert)
+                        .bind(code.code_hash.as_bytes())
+                        .bind(code.user_id)
+                        .bind(&request.client_id)
+                        .bind(&request.redirect_uri)
+                        .bind(request.permissions.bits())
+                        .bind(&request.code_challenge)
+                        .bind(code.created_at)
+                        .bind(code.expires_at)
+                        .execute(&mut *db)
+                        .await?;
+                    Ok(Some(request))
                 }
-            }};
-        }
-        on_writer!(self, db => {
-            if sqlite {
-                let outcome = async { take_and_insert!(db) }.await;
-                if !matches!(outcome, Ok(Some(_))) {
-                    // Nothing taken, or a statement failed: nothing of it stays.
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *db).await;
-                }
-                outcome
-            } else {
-                let mut tx = db.begin().await?;
-                let approved = take_and_insert!(tx)?;
-                tx.commit().await?;
-                Ok(approved)
             }
         })
     }
@@ -300,3 +280,30 @@ macro_rules! insert_key_query {
     };
 }
 pub(super) use insert_key_query;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::PoolSettings;
+
+    /// An approval alone that finds nothing to take stops before the COMMIT
+    /// its SQL carries on SQLite: the writer connection must not be left
+    /// inside that transaction (the next `BEGIN IMMEDIATE` would fail).
+    #[tokio::test]
+    async fn an_approval_that_takes_nothing_leaves_the_writer_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::connect(&url, &PoolSettings::default()).await.unwrap();
+        let session = SecretHash::from_bytes(&[7; 32]).unwrap();
+        let code = NewAuthCode {
+            code_hash: SecretHash::from_bytes(&[8; 32]).unwrap(),
+            user_id: 1,
+            expires_at: 2,
+            created_at: 1,
+        };
+        for attempt in 0..2 {
+            let taken = store.approve_pending_request_alone(&session, "CI1", 0, &code).await;
+            assert!(matches!(taken, Ok(None)), "attempt {attempt}: {:?}", taken.err());
+        }
+    }
+}

@@ -65,6 +65,44 @@ macro_rules! on_writer {
 }
 pub(crate) use on_writer;
 
+/// Runs `$body` as one write transaction on the writer (see `on_writer!`), in
+/// as few calls as each engine allows. SQLite runs the statements of one call
+/// in order on its connection's thread, so there the body's own SQL opens the
+/// transaction (`BEGIN IMMEDIATE; …` in its first call) and ends it (`…;
+/// COMMIT` in its last): two hand-offs to that thread instead of four, which
+/// was half a token-exchange batch's time. PostgreSQL takes one statement per
+/// call; there `$conn` is a transaction begun here and committed after the
+/// body. On both, an outcome for which `$committed` is false (a statement
+/// failed, or the body stopped before its last call) leaves nothing behind.
+macro_rules! write_transaction {
+    ($store:expr, committed: $committed:expr, $conn:ident => $body:expr) => {{
+        #[allow(unused_imports)]
+        use sqlx::Connection as _;
+        match &$store.pool {
+            $crate::storage::Pool::Sqlite(_, writer) => {
+                let mut guard = writer.lock().await;
+                let $conn: &mut sqlx::SqliteConnection = &mut *guard;
+                let outcome = async { $body }.await;
+                if !($committed)(&outcome) {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *guard).await;
+                }
+                outcome
+            }
+            $crate::storage::Pool::Postgres(p) => {
+                let mut pooled = p.acquire().await?;
+                let mut tx = pooled.begin().await?;
+                let $conn: &mut sqlx::PgConnection = &mut *tx;
+                let outcome = async { $body }.await;
+                if ($committed)(&outcome) {
+                    tx.commit().await?;
+                }
+                outcome
+            }
+        }
+    }};
+}
+pub(crate) use write_transaction;
+
 #[derive(Clone)]
 pub(crate) enum Pool {
     /// The pool (reads) and the one connection every write goes through.

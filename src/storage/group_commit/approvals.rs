@@ -17,7 +17,7 @@ use super::Batched;
 use crate::domain::SecretHash;
 use crate::storage::records::{PENDING_COLUMNS, PendingRow};
 use crate::storage::{
-    NewAuthCode, Params, PendingRequest, Pool, Store, StoreError, StoreResult, on_writer, push_placeholders,
+    NewAuthCode, Params, PendingRequest, Pool, Store, StoreError, StoreResult, push_placeholders, write_transaction,
 };
 
 pub(in crate::storage) struct Approval {
@@ -87,61 +87,43 @@ async fn approve_batch(store: &Store, jobs: &[Approval]) -> Result<Vec<Option<Pe
     }
     let _ = write!(take, " RETURNING session_hash, {PENDING_COLUMNS}");
 
-    macro_rules! take_and_insert {
-        ($conn:expr) => {{
-            let mut q = sqlx::query_as::<_, TakenRow>(&take);
-            for j in jobs {
-                q = q.bind(j.session.as_bytes()).bind(j.client_id.as_str());
-            }
-            let rows = q.bind(newer_than).fetch_all(&mut *$conn).await?;
-            let taken = match_rows(jobs, rows);
-            let mut insert = String::new();
-            let count = taken.iter().flatten().count();
-            if count > 0 {
-                insert.push_str(
-                    "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, \
-                     code_challenge, created_at, expires_at) VALUES ",
-                );
-                push_placeholders(&mut insert, params, count, 8);
-            }
-            if sqlite {
-                insert.push_str(if count == 0 { "COMMIT" } else { "; COMMIT" });
-            }
-            if !insert.is_empty() {
-                let mut q = sqlx::query(&insert);
-                for (job, request) in jobs.iter().zip(&taken) {
-                    if let Some(r) = request {
-                        q = q
-                            .bind(job.code.code_hash.as_bytes())
-                            .bind(job.code.user_id)
-                            .bind(r.client_id.as_str())
-                            .bind(r.redirect_uri.as_str())
-                            .bind(r.permissions.bits())
-                            .bind(r.code_challenge.as_deref())
-                            .bind(job.code.created_at)
-                            .bind(job.code.expires_at);
-                    }
-                }
-                q.execute(&mut *$conn).await?;
-            }
-            Ok::<_, StoreError>(taken)
-        }};
-    }
-
-    on_writer!(store, db => {
-        if sqlite {
-            let outcome = async { take_and_insert!(db) }.await;
-            if outcome.is_err() {
-                // Whichever statement failed, nothing of the batch stays.
-                let _ = sqlx::query("ROLLBACK").execute(&mut *db).await;
-            }
-            outcome
-        } else {
-            let mut tx = db.begin().await?;
-            let taken = take_and_insert!(tx)?;
-            tx.commit().await?;
-            Ok(taken)
+    write_transaction!(store, committed: Result::is_ok, db => {
+        let mut q = sqlx::query_as::<_, TakenRow>(&take);
+        for j in jobs {
+            q = q.bind(j.session.as_bytes()).bind(j.client_id.as_str());
         }
+        let rows = q.bind(newer_than).fetch_all(&mut *db).await?;
+        let taken = match_rows(jobs, rows);
+        let mut insert = String::new();
+        let count = taken.iter().flatten().count();
+        if count > 0 {
+            insert.push_str(
+                "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, \
+                 code_challenge, created_at, expires_at) VALUES ",
+            );
+            push_placeholders(&mut insert, params, count, 8);
+        }
+        if sqlite {
+            insert.push_str(if count == 0 { "COMMIT" } else { "; COMMIT" });
+        }
+        if !insert.is_empty() {
+            let mut q = sqlx::query(&insert);
+            for (job, request) in jobs.iter().zip(&taken) {
+                if let Some(r) = request {
+                    q = q
+                        .bind(job.code.code_hash.as_bytes())
+                        .bind(job.code.user_id)
+                        .bind(r.client_id.as_str())
+                        .bind(r.redirect_uri.as_str())
+                        .bind(r.permissions.bits())
+                        .bind(r.code_challenge.as_deref())
+                        .bind(job.code.created_at)
+                        .bind(job.code.expires_at);
+                }
+            }
+            q.execute(&mut *db).await?;
+        }
+        Ok::<_, StoreError>(taken)
     })
 }
 

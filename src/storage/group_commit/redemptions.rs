@@ -24,7 +24,7 @@ use crate::domain::SecretHash;
 use crate::storage::codes::RedeemDecision;
 use crate::storage::records::{AUTH_CODE_COLUMNS, AuthCodeRow, NEW_KEY_COLUMNS, bind_new_key};
 use crate::storage::{
-    AuthCodeRecord, NewApiKey, Params, Pool, Redemption, Store, StoreError, on_writer, push_placeholders,
+    AuthCodeRecord, NewApiKey, Params, Pool, Redemption, Store, StoreError, push_placeholders, write_transaction,
 };
 
 pub(in crate::storage) struct Job {
@@ -78,10 +78,8 @@ type Settled = Vec<Option<Redemption>>;
 
 async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError> {
     let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
-    // SQLite runs the statements of one call in order on its connection's
-    // thread, so there the transaction opens with the claim and commits with
-    // the insert: two hand-offs to that thread instead of four, which was
-    // half a batch's time. PostgreSQL takes one statement per call.
+    // On SQLite the claim opens the transaction and the insert commits it
+    // (see `write_transaction!`).
     let sqlite = matches!(store.pool, Pool::Sqlite(..));
     let open = if sqlite { "BEGIN IMMEDIATE; " } else { "" };
 
@@ -99,57 +97,38 @@ async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError
          AND used_at IS NULL AND +expires_at > {now_last} RETURNING {AUTH_CODE_COLUMNS}, code_hash"
     );
 
-    // The claim, the decisions and the insert, on a connection in a transaction.
-    macro_rules! claim_and_issue {
-        ($conn:expr) => {{
-            let mut q = sqlx::query_as::<_, ConsumedRow>(&claim).bind(now);
-            for j in jobs {
-                q = q.bind(j.code.as_bytes()).bind(j.client_id.as_str()).bind(j.key_id.as_str());
-            }
-            if sqlite {
-                q = q.bind(now);
-            }
-            let consumed = q.fetch_all(&mut *$conn).await?;
-            let (settled, keys) = decide_all(jobs, consumed);
-            // The keys' INSERT, then (on SQLite) the COMMIT; either may be absent.
-            let mut statement = String::new();
-            if !keys.is_empty() {
-                statement = format!("INSERT INTO api_keys ({NEW_KEY_COLUMNS}) VALUES ");
-                push_placeholders(
-                    &mut statement,
-                    Params::for_engine(&store.pool, 1),
-                    keys.len(),
-                    NEW_KEY_COLUMNS.split(',').count(),
-                );
-            }
-            if sqlite {
-                statement.push_str(if keys.is_empty() { "COMMIT" } else { "; COMMIT" });
-            }
-            if !statement.is_empty() {
-                let mut q = sqlx::query(&statement);
-                for k in &keys {
-                    q = bind_new_key!(q, k);
-                }
-                q.execute(&mut *$conn).await?;
-            }
-            Ok::<_, StoreError>(settled)
-        }};
-    }
-
-    on_writer!(store, db => {
-        if sqlite {
-            let outcome = async { claim_and_issue!(db) }.await;
-            if outcome.is_err() {
-                // Whichever statement failed, nothing of the batch stays.
-                let _ = sqlx::query("ROLLBACK").execute(&mut *db).await;
-            }
-            outcome
-        } else {
-            let mut tx = db.begin().await?;
-            let settled = claim_and_issue!(tx)?;
-            tx.commit().await?;
-            Ok(settled)
+    write_transaction!(store, committed: Result::is_ok, db => {
+        let mut q = sqlx::query_as::<_, ConsumedRow>(&claim).bind(now);
+        for j in jobs {
+            q = q.bind(j.code.as_bytes()).bind(j.client_id.as_str()).bind(j.key_id.as_str());
         }
+        if sqlite {
+            q = q.bind(now);
+        }
+        let consumed = q.fetch_all(&mut *db).await?;
+        let (settled, keys) = decide_all(jobs, consumed);
+        // The keys' INSERT, then (on SQLite) the COMMIT; either may be absent.
+        let mut statement = String::new();
+        if !keys.is_empty() {
+            statement = format!("INSERT INTO api_keys ({NEW_KEY_COLUMNS}) VALUES ");
+            push_placeholders(
+                &mut statement,
+                Params::for_engine(&store.pool, 1),
+                keys.len(),
+                NEW_KEY_COLUMNS.split(',').count(),
+            );
+        }
+        if sqlite {
+            statement.push_str(if keys.is_empty() { "COMMIT" } else { "; COMMIT" });
+        }
+        if !statement.is_empty() {
+            let mut q = sqlx::query(&statement);
+            for k in &keys {
+                q = bind_new_key!(q, k);
+            }
+            q.execute(&mut *db).await?;
+        }
+        Ok::<_, StoreError>(settled)
     })
 }
 
