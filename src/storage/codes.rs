@@ -3,7 +3,7 @@
 
 use tokio::sync::mpsc;
 
-use super::group_commit::{Approval, Job, PendingWrite};
+use super::group_commit::{Approval, Exchange, PendingWrite};
 use super::records::{
     AUTH_CODE_COLUMNS, AuthCodeRow, PENDING_COLUMNS, PENDING_INSERT, PENDING_UPSERT, PENDING_WIDTH, PendingRow,
     bind_pending,
@@ -189,8 +189,14 @@ impl Store {
         let decide = match &self.redeemer {
             Some(redeemer) => {
                 let (reply, answer) = tokio::sync::oneshot::channel();
-                let job =
-                    Job { code: *code, client_id: client_id.to_owned(), key_id: key_id.to_owned(), now, decide, reply };
+                let job = Exchange {
+                    code: *code,
+                    client_id: client_id.to_owned(),
+                    key_id: key_id.to_owned(),
+                    now,
+                    decide,
+                    reply,
+                };
                 match redeemer.send(job).await {
                     Ok(()) => match answer.await {
                         Ok(Ok(settled)) => return Ok(settled),

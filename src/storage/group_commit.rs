@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 pub(super) use approvals::Approval;
 pub(super) use pending::PendingWrite;
-pub(super) use redemptions::Job;
+pub(super) use redemptions::Exchange;
 
 use super::Store;
 

@@ -128,7 +128,7 @@ pub struct Store {
     cache: Arc<cache::Cache>,
     /// The writer task that group-commits token exchanges (`None` in the
     /// writer's own copy of the store, which settles them directly).
-    redeemer: Option<tokio::sync::mpsc::Sender<group_commit::Job>>,
+    redeemer: Option<tokio::sync::mpsc::Sender<group_commit::Exchange>>,
     /// The same for create-code's approvals, and for the consent page's
     /// pending requests.
     approver: Option<tokio::sync::mpsc::Sender<group_commit::Approval>>,

@@ -20,6 +20,7 @@ use crate::storage::{
     NewAuthCode, Params, PendingRequest, Pool, Store, StoreError, StoreResult, push_placeholders, write_transaction,
 };
 
+/// One create-code waiting for its batch.
 pub(in crate::storage) struct Approval {
     pub session: SecretHash,
     pub client_id: String,

@@ -16,6 +16,7 @@ use crate::domain::SecretHash;
 use crate::storage::records::{PENDING_INSERT, PENDING_UPSERT, PENDING_WIDTH, bind_pending};
 use crate::storage::{Params, PendingRequest, Store, StoreResult, on_writer, push_placeholders};
 
+/// One consent page's request waiting for its batch.
 pub(in crate::storage) struct PendingWrite {
     pub session: SecretHash,
     pub request: PendingRequest,

@@ -27,7 +27,8 @@ use crate::storage::{
     AuthCodeRecord, NewApiKey, Params, Pool, Redemption, Store, StoreError, push_placeholders, write_transaction,
 };
 
-pub(in crate::storage) struct Job {
+/// One token exchange waiting for its batch.
+pub(in crate::storage) struct Exchange {
     pub code: SecretHash,
     pub client_id: String,
     /// The id of the key `decide` makes, recorded on the code.
@@ -38,37 +39,33 @@ pub(in crate::storage) struct Job {
     pub reply: oneshot::Sender<Result<Redemption, RedeemDecision>>,
 }
 
-impl Batched for Job {
-    async fn settle(store: &Store, jobs: Vec<Job>) {
-        settle(store, jobs).await
-    }
-}
-
-async fn settle(store: &Store, jobs: Vec<Job>) {
-    // The first job of each code is batched; later copies go alone, where
-    // they meet the used code (a replay) as they should.
-    let mut seen = HashSet::with_capacity(jobs.len());
-    let (batched, alone): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| seen.insert(j.code));
-    for job in alone {
-        let _ = job.reply.send(Err(job.decide));
-    }
-    if batched.is_empty() {
-        return;
-    }
-    let started = std::time::Instant::now();
-    let outcomes = redeem_batch(store, &batched).await;
-    tracing::debug!(
-        exchanges = batched.len(),
-        elapsed_us = started.elapsed().as_micros() as u64,
-        ok = outcomes.is_ok(),
-        "batch settled"
-    );
-    let mut outcomes = outcomes.unwrap_or_default().into_iter();
-    for job in batched {
-        // A code the batch did not use up (unknown, expired, used), or a
-        // batch that failed: settled alone, with the exact rules.
-        let outcome = outcomes.next().flatten();
-        let _ = job.reply.send(outcome.ok_or(job.decide));
+impl Batched for Exchange {
+    async fn settle(store: &Store, jobs: Vec<Exchange>) {
+        // The first job of each code is batched; later copies go alone, where
+        // they meet the used code (a replay) as they should.
+        let mut seen = HashSet::with_capacity(jobs.len());
+        let (batched, alone): (Vec<Exchange>, Vec<Exchange>) = jobs.into_iter().partition(|j| seen.insert(j.code));
+        for job in alone {
+            let _ = job.reply.send(Err(job.decide));
+        }
+        if batched.is_empty() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let outcomes = redeem_batch(store, &batched).await;
+        tracing::debug!(
+            exchanges = batched.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            ok = outcomes.is_ok(),
+            "batch settled"
+        );
+        let mut outcomes = outcomes.unwrap_or_default().into_iter();
+        for job in batched {
+            // A code the batch did not use up (unknown, expired, used), or a
+            // batch that failed: settled alone, with the exact rules.
+            let outcome = outcomes.next().flatten();
+            let _ = job.reply.send(outcome.ok_or(job.decide));
+        }
     }
 }
 
@@ -76,7 +73,7 @@ async fn settle(store: &Store, jobs: Vec<Job>) {
 /// for the job to settle alone).
 type Settled = Vec<Option<Redemption>>;
 
-async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError> {
+async fn redeem_batch(store: &Store, jobs: &[Exchange]) -> Result<Settled, StoreError> {
     let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
     // On SQLite the claim opens the transaction and the insert commits it
     // (see `write_transaction!`).
@@ -134,7 +131,7 @@ async fn redeem_batch(store: &Store, jobs: &[Job]) -> Result<Settled, StoreError
 
 /// Runs each consumed code's decision: what the batch settles for each job,
 /// and the keys to insert.
-fn decide_all(jobs: &[Job], consumed: Vec<ConsumedRow>) -> (Settled, Vec<NewApiKey>) {
+fn decide_all(jobs: &[Exchange], consumed: Vec<ConsumedRow>) -> (Settled, Vec<NewApiKey>) {
     // The batch holds each code once (see `settle`), and claimed it only for
     // the client of that job.
     let position: HashMap<SecretHash, usize> = jobs.iter().enumerate().map(|(i, j)| (j.code, i)).collect();
