@@ -49,3 +49,78 @@ pub(super) fn start<J: Batched>(store: Store) -> mpsc::Sender<J> {
     });
     tx
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{PermissionSet, SecretHash};
+    use crate::storage::{ClientRecord, NewAuthCode, NewUser, PendingRequest, PoolSettings, Store};
+
+    /// A store on a fresh SQLite file, with one user, one session and one client.
+    async fn store_with_a_session() -> (tempfile::TempDir, Store, SecretHash, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::connect(&url, &PoolSettings::default()).await.unwrap();
+        let user =
+            NewUser { username: "p", username_key: "p", email: "p@example.com", password_hash: "x", created_at: 0 };
+        let user_id = store.insert_user(&user).await.unwrap();
+        let session = SecretHash::from_bytes(&[1; 32]).unwrap();
+        store.insert_session(&session, user_id, 0, i64::MAX).await.unwrap();
+        let client = ClientRecord {
+            client_id: "CI1".into(),
+            secret_hash: SecretHash::from_bytes(&[2; 32]).unwrap(),
+            name: "c".into(),
+            author_id: Some(user_id),
+            redirect_uri: Some("https://example.com/cb".into()),
+            webhook_uri: None,
+            permissions: PermissionSet::from_bits(1),
+            api_key_format: None,
+            api_key_filename: None,
+            require_pkce: false,
+            created_at: 0,
+        };
+        assert!(store.insert_client_capped(&client, None).await.unwrap());
+        (dir, store, session, user_id)
+    }
+
+    fn request(state: &str) -> PendingRequest {
+        PendingRequest {
+            client_id: "CI1".into(),
+            redirect_uri: "https://example.com/cb".into(),
+            permissions: PermissionSet::from_bits(1),
+            state: Some(state.into()),
+            code_challenge: None,
+            context: None,
+            standard: false,
+            created_at: 1,
+        }
+    }
+
+    /// Two writes for the same session and client that land in one batch (on
+    /// this single-threaded runtime both are queued before the batch task
+    /// runs) keep the one-by-one meaning: the later request replaces the
+    /// earlier, and of two approvals exactly one takes it.
+    #[tokio::test]
+    async fn in_one_batch_the_later_request_wins_and_one_approval_takes_it() {
+        let (_dir, store, session, user_id) = store_with_a_session().await;
+        let (earlier, later) = (request("first"), request("second"));
+        let (first, second) =
+            tokio::join!(store.put_pending_request(&session, &earlier), store.put_pending_request(&session, &later));
+        first.unwrap();
+        second.unwrap();
+        let code = |n: u8| NewAuthCode {
+            code_hash: SecretHash::from_bytes(&[n; 32]).unwrap(),
+            user_id,
+            created_at: 1,
+            expires_at: i64::MAX,
+        };
+        let (a, b) = tokio::join!(
+            store.approve_pending_request(&session, "CI1", 0, code(3)),
+            store.approve_pending_request(&session, "CI1", 0, code(4)),
+        );
+        let taken: Vec<PendingRequest> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+        assert_eq!(taken.len(), 1, "a request approves one code");
+        assert_eq!(taken[0].state.as_deref(), Some("second"));
+        let again = store.approve_pending_request(&session, "CI1", 0, code(5)).await.unwrap();
+        assert!(again.is_none(), "and then it is gone");
+    }
+}
