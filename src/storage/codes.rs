@@ -3,10 +3,10 @@
 
 use tokio::sync::mpsc;
 
-use super::group_commit::{Approval, Exchange, PendingWrite};
+use super::group_commit::{self, Approval, Exchange, PendingWrite};
 use super::records::{
-    AUTH_CODE_COLUMNS, AuthCodeRow, PENDING_COLUMNS, PENDING_INSERT, PENDING_UPSERT, PENDING_WIDTH, PendingRow,
-    bind_pending,
+    AUTH_CODE_COLUMNS, AUTH_CODE_INSERT, AUTH_CODE_WIDTH, AuthCodeRow, PENDING_COLUMNS, PENDING_INSERT, PENDING_UPSERT,
+    PENDING_WIDTH, PendingRow, bind_new_code, bind_pending,
 };
 use super::{
     ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreError, StoreResult, on_pool,
@@ -45,14 +45,11 @@ impl Store {
     /// Requests shown at the same moment are written by one statement (see
     /// `group_commit`).
     pub async fn put_pending_request(&self, session: &SecretHash, request: &PendingRequest) -> StoreResult<()> {
-        if let Some(recorder) = &self.recorder {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let job = PendingWrite { session: *session, request: request.clone(), reply };
-            if recorder.send(job).await.is_ok() {
-                return answer.await.unwrap_or(Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed)));
-            }
+        let job = |reply| PendingWrite { session: *session, request: request.clone(), reply };
+        match group_commit::submit(self.recorder.as_ref(), job).await {
+            Some(written) => written,
+            None => self.put_pending_request_alone(session, request).await,
         }
-        self.put_pending_request_alone(session, request).await
     }
 
     /// One pending request, in its own statement.
@@ -108,17 +105,11 @@ impl Store {
         newer_than: i64,
         code: NewAuthCode,
     ) -> StoreResult<Option<PendingRequest>> {
-        if let Some(approver) = &self.approver {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let job = Approval { session: *session, client_id: client_id.to_owned(), newer_than, code, reply };
-            match approver.send(job).await {
-                Ok(()) => return answer.await.unwrap_or(Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed))),
-                Err(mpsc::error::SendError(job)) => {
-                    return self.approve_pending_request_alone(&job.session, &job.client_id, newer_than, &code).await;
-                }
-            }
+        let job = |reply| Approval { session: *session, client_id: client_id.to_owned(), newer_than, code, reply };
+        match group_commit::submit(self.approver.as_ref(), job).await {
+            Some(approved) => approved,
+            None => self.approve_pending_request_alone(session, client_id, newer_than, &code).await,
         }
-        self.approve_pending_request_alone(session, client_id, newer_than, &code).await
     }
 
     /// One approval in its own transaction.
@@ -136,10 +127,9 @@ impl Store {
         let take = format!(
             "{open}DELETE FROM auth_requests WHERE session_hash = $1 AND client_id = $2 AND created_at > $3 RETURNING {PENDING_COLUMNS}"
         );
-        let insert = format!(
-            "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, code_challenge, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8){close}"
-        );
+        let mut insert = String::from(AUTH_CODE_INSERT);
+        super::push_placeholders(&mut insert, super::Params::From(1), 1, AUTH_CODE_WIDTH);
+        insert.push_str(close);
         // `None` (nothing taken) ends before the COMMIT: rolled back.
         write_transaction!(self, committed: |o: &StoreResult<Option<_>>| matches!(o, Ok(Some(_))), db => {
             let taken = sqlx::query_as::<_, PendingRow>(&take)
@@ -152,17 +142,7 @@ impl Store {
             match taken.into_iter().next().map(PendingRequest::from) {
                 None => Ok::<_, StoreError>(None),
                 Some(request) => {
-                    sqlx::query(&insert)
-                        .bind(code.code_hash.as_bytes())
-                        .bind(code.user_id)
-                        .bind(&request.client_id)
-                        .bind(&request.redirect_uri)
-                        .bind(request.permissions.bits())
-                        .bind(&request.code_challenge)
-                        .bind(code.created_at)
-                        .bind(code.expires_at)
-                        .execute(&mut *db)
-                        .await?;
+                    bind_new_code!(sqlx::query(&insert), code, request).execute(&mut *db).await?;
                     Ok(Some(request))
                 }
             }
@@ -290,16 +270,13 @@ pub(super) use insert_key_query;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::PoolSettings;
 
     /// An approval alone that finds nothing to take stops before the COMMIT
     /// its SQL carries on SQLite: the writer connection must not be left
     /// inside that transaction (the next `BEGIN IMMEDIATE` would fail).
     #[tokio::test]
     async fn an_approval_that_takes_nothing_leaves_the_writer_usable() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::connect(&url, &PoolSettings::default()).await.unwrap();
+        let (_dir, store) = Store::sqlite_for_tests().await;
         let session = SecretHash::from_bytes(&[7; 32]).unwrap();
         let code = NewAuthCode {
             code_hash: SecretHash::from_bytes(&[8; 32]).unwrap(),

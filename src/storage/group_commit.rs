@@ -17,13 +17,13 @@ mod redemptions;
 
 use std::future::Future;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 pub(super) use approvals::Approval;
 pub(super) use pending::PendingWrite;
 pub(super) use redemptions::Exchange;
 
-use super::Store;
+use super::{Store, StoreError, StoreResult};
 
 /// At most this many writes share a transaction (at most 9 bound values per
 /// write: far below either engine's limit on parameters).
@@ -34,6 +34,18 @@ pub(super) trait Batched: Send + Sized + 'static {
     /// Settles the batch and answers each job (after the commit, or with
     /// what the job needs to be settled alone).
     fn settle(store: &Store, jobs: Vec<Self>) -> impl Future<Output = ()> + Send;
+}
+
+/// Hands a job to its batch task (`tasks`, `None` in a task's own copy of
+/// the store) and waits for the answer, sent after the batch's commit.
+/// `None`: there is no task to take it; the caller settles it alone.
+pub(super) async fn submit<J: Batched, T>(
+    tasks: Option<&mpsc::Sender<J>>,
+    job: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> J,
+) -> Option<StoreResult<T>> {
+    let (reply, answer) = oneshot::channel();
+    tasks?.send(job(reply)).await.ok()?;
+    Some(answer.await.unwrap_or(Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed))))
 }
 
 /// Starts the task that settles jobs of kind `J`; it ends when the last
@@ -53,13 +65,11 @@ pub(super) fn start<J: Batched>(store: Store) -> mpsc::Sender<J> {
 #[cfg(test)]
 mod tests {
     use crate::domain::{PermissionSet, SecretHash};
-    use crate::storage::{ClientRecord, NewAuthCode, NewUser, PendingRequest, PoolSettings, Store};
+    use crate::storage::{ClientRecord, NewAuthCode, NewUser, PendingRequest, Store};
 
     /// A store on a fresh SQLite file, with one user, one session and one client.
     async fn store_with_a_session() -> (tempfile::TempDir, Store, SecretHash, i64) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::connect(&url, &PoolSettings::default()).await.unwrap();
+        let (dir, store) = Store::sqlite_for_tests().await;
         let user =
             NewUser { username: "p", username_key: "p", email: "p@example.com", password_hash: "x", created_at: 0 };
         let user_id = store.insert_user(&user).await.unwrap();

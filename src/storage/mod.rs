@@ -305,7 +305,8 @@ impl Store {
         };
         let mut store = Store { pool, cache, redeemer: None, approver: None, recorder: None, touches: None };
         store.start_toucher();
-        // Each batch task gets a copy made before any sender is set.
+        // A batch task's own copy has no batch senders: it settles its jobs
+        // directly, and a sender it held would keep a task alive.
         store.redeemer = Some(group_commit::start(store.clone()));
         store.approver = Some(group_commit::start(Store { redeemer: None, ..store.clone() }));
         store.recorder = Some(group_commit::start(Store { redeemer: None, approver: None, ..store.clone() }));
@@ -347,5 +348,16 @@ impl Store {
 
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// A store on a fresh SQLite file in a temporary directory (deleted
+    /// with the returned guard).
+    pub(crate) async fn sqlite_for_tests() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        (dir, Store::connect(&url, &PoolSettings::default()).await.unwrap())
     }
 }

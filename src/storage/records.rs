@@ -289,6 +289,27 @@ impl From<AuthCodeRow> for AuthCodeRecord {
     }
 }
 
+/// Creating codes: `AUTH_CODE_INSERT`, then one row of [`AUTH_CODE_WIDTH`]
+/// placeholders per code, bound by [`bind_new_code`].
+pub(super) const AUTH_CODE_INSERT: &str = "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, \
+     permissions, code_challenge, created_at, expires_at) VALUES ";
+pub(super) const AUTH_CODE_WIDTH: usize = 8;
+
+/// Binds one row of [`AUTH_CODE_INSERT`]: a new code and the request it approves.
+macro_rules! bind_new_code {
+    ($q:expr, $code:expr, $request:expr) => {
+        $q.bind($code.code_hash.as_bytes())
+            .bind($code.user_id)
+            .bind($request.client_id.as_str())
+            .bind($request.redirect_uri.as_str())
+            .bind($request.permissions.bits())
+            .bind($request.code_challenge.as_deref())
+            .bind($code.created_at)
+            .bind($code.expires_at)
+    };
+}
+pub(super) use bind_new_code;
+
 /// The code an approval creates. Its client, redirect URI, permissions and
 /// challenge are those of the pending request it approves, read in the same
 /// transaction that takes it.

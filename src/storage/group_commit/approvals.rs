@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::Batched;
 use crate::domain::SecretHash;
-use crate::storage::records::{PENDING_COLUMNS, PendingRow};
+use crate::storage::records::{AUTH_CODE_INSERT, AUTH_CODE_WIDTH, PENDING_COLUMNS, PendingRow, bind_new_code};
 use crate::storage::{
     NewAuthCode, Params, PendingRequest, Pool, Store, StoreError, StoreResult, push_placeholders, write_transaction,
 };
@@ -34,9 +34,8 @@ pub(in crate::storage) struct Approval {
 impl Batched for Approval {
     async fn settle(store: &Store, jobs: Vec<Approval>) {
         let mut seen = HashSet::with_capacity(jobs.len());
-        let (batched, later): (Vec<Approval>, Vec<Approval>) =
+        let (batched, mut alone): (Vec<Approval>, Vec<Approval>) =
             jobs.into_iter().partition(|j| seen.insert((j.session, j.client_id.clone())));
-        let mut alone = later;
         if !batched.is_empty() {
             match approve_batch(store, &batched).await {
                 Ok(taken) => {
@@ -98,11 +97,8 @@ async fn approve_batch(store: &Store, jobs: &[Approval]) -> Result<Vec<Option<Pe
         let mut insert = String::new();
         let count = taken.iter().flatten().count();
         if count > 0 {
-            insert.push_str(
-                "INSERT INTO auth_codes (code_hash, user_id, client_id, redirect_uri, permissions, \
-                 code_challenge, created_at, expires_at) VALUES ",
-            );
-            push_placeholders(&mut insert, params, count, 8);
+            insert.push_str(AUTH_CODE_INSERT);
+            push_placeholders(&mut insert, params, count, AUTH_CODE_WIDTH);
         }
         if sqlite {
             insert.push_str(if count == 0 { "COMMIT" } else { "; COMMIT" });
@@ -110,16 +106,8 @@ async fn approve_batch(store: &Store, jobs: &[Approval]) -> Result<Vec<Option<Pe
         if !insert.is_empty() {
             let mut q = sqlx::query(&insert);
             for (job, request) in jobs.iter().zip(&taken) {
-                if let Some(r) = request {
-                    q = q
-                        .bind(job.code.code_hash.as_bytes())
-                        .bind(job.code.user_id)
-                        .bind(r.client_id.as_str())
-                        .bind(r.redirect_uri.as_str())
-                        .bind(r.permissions.bits())
-                        .bind(r.code_challenge.as_deref())
-                        .bind(job.code.created_at)
-                        .bind(job.code.expires_at);
+                if let Some(request) = request {
+                    q = bind_new_code!(q, job.code, request);
                 }
             }
             q.execute(&mut *db).await?;
