@@ -8,14 +8,16 @@ pub mod extract;
 pub mod oauth;
 pub mod pages;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::FutureExt;
 use tracing::Instrument;
 
 use crate::service::Service;
@@ -133,13 +135,17 @@ const API_SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
 /// per concern, because each tower layer costs a few microseconds on every
 /// request and bearer validation is the hot path (`bench/run`, W1).
 ///
-/// - Each handler runs in its own task, so a client that hangs up cannot
-///   cancel it halfway. A handler dropped inside a database transaction can
-///   leave its pooled PostgreSQL connection "idle in transaction" (seen under
-///   load by `bench/run`): later statements on that connection, answered 200,
-///   were then never committed, and its row locks were never released.
-/// - A panicking handler (a bug) ends its task, not the server: the caller
-///   gets the generic 500 envelope, nothing from the panic.
+/// - A handler of a state-changing method (POST, PATCH, DELETE…) runs in its
+///   own task, so a client that hangs up cannot cancel it halfway. A handler
+///   dropped inside a database transaction can leave its pooled PostgreSQL
+///   connection "idle in transaction" (seen under load by `bench/run`):
+///   later statements on that connection, answered 200, were then never
+///   committed, and its row locks were never released. A safe method (GET,
+///   HEAD, OPTIONS) begins no transaction, which debug builds check
+///   (`storage::droppable`), so it runs in place: the task cost the
+///   bearer-validation hot path (`bench/run`, W1) ~9 % of its throughput.
+/// - A panicking handler (a bug) does not end the server or the connection:
+///   the caller gets the generic 500 envelope, nothing from the panic.
 /// - A 5xx answer is logged with the method and path (never the query
 ///   string: it can carry codes and states). Every request has a span with
 ///   the same two fields, but only when debug logging is on: built at the
@@ -150,9 +156,10 @@ const API_SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
 async fn finish(State(state): State<AppState>, req: Request, next: axum::middleware::Next) -> Response {
     let (method, uri) = (req.method().clone(), req.uri().clone());
     let span = tracing::debug_span!("request", %method, path = uri.path());
-    let res = match tokio::spawn(next.run(req).instrument(span.clone())).await {
-        Ok(res) => pages::with_site_name(&state.web.site_name, res),
-        Err(_) => envelope::ApiError::from(crate::service::ServiceError::Internal).into_response(),
+    let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let res = match run_handler(safe, next.run(req).instrument(span.clone())).await {
+        Some(res) => pages::with_site_name(&state.web.site_name, res),
+        None => envelope::ApiError::from(crate::service::ServiceError::Internal).into_response(),
     };
     let status = res.status().as_u16();
     if res.status().is_server_error() {
@@ -161,6 +168,20 @@ async fn finish(State(state): State<AppState>, req: Request, next: axum::middlew
         span.in_scope(|| tracing::debug!(status, "answered"));
     }
     with_security_headers(res, state.web.https)
+}
+
+/// Runs a handler to its answer: in place if its method is `safe` (then it
+/// may be dropped halfway, see `storage::droppable`), else in its own task.
+/// `None`: it panicked.
+async fn run_handler<F>(safe: bool, handler: F) -> Option<Response>
+where
+    F: Future<Output = Response> + Send + 'static,
+{
+    if safe {
+        AssertUnwindSafe(crate::storage::droppable(handler)).catch_unwind().await.ok()
+    } else {
+        tokio::spawn(handler).await.ok()
+    }
 }
 
 /// One year, this host only: other hosts of the operator's domain may not
@@ -187,5 +208,21 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.svc.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bug in a handler costs its caller a 500, whichever way it ran.
+    #[tokio::test]
+    async fn a_panicking_handler_has_no_answer_and_the_server_goes_on() {
+        for safe in [true, false] {
+            let panicking = async { panic!("a bug") };
+            assert!(run_handler(safe, panicking).await.is_none());
+            let fine = async { StatusCode::NO_CONTENT.into_response() };
+            assert_eq!(run_handler(safe, fine).await.map(|r| r.status()), Some(StatusCode::NO_CONTENT));
+        }
     }
 }

@@ -105,7 +105,7 @@ impl Store {
     /// requests, on any instances, replace one after the other and leave one key.
     pub async fn replace_client_key(&self, k: NewApiKey) -> StoreResult<(ApiKeyRecord, u64)> {
         let outcome = on_writer!(self, db => {
-            let mut tx = db.begin().await?;
+            let mut tx = super::begin(db).await?;
             sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(k.user_id).execute(&mut *tx).await?;
             let replaced = sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND client_id = $2")
                 .bind(k.user_id)

@@ -42,7 +42,7 @@ impl Store {
         let insert =
             format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
         on_writer!(self, db => {
-            let mut tx = db.begin().await?;
+            let mut tx = super::begin(db).await?;
             sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(c.author_id).execute(&mut *tx).await?;
             if let Some(cap) = cap {
                 let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients WHERE author_id = $1")
@@ -159,7 +159,7 @@ impl Store {
     /// of the engine's foreign-key settings).
     pub async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
         let deleted = on_writer!(self, db => {
-            let mut tx = db.begin().await?;
+            let mut tx = super::begin(db).await?;
             for sql in [
                 "DELETE FROM api_keys WHERE client_id = $1",
                 "DELETE FROM auth_codes WHERE client_id = $1",

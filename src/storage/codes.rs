@@ -210,7 +210,7 @@ impl Store {
         let was_used =
             "SELECT COUNT(*) FROM auth_codes WHERE code_hash = $1 AND client_id = $2 AND used_at IS NOT NULL";
         let outcome = on_writer!(self, db => {
-            let mut tx = db.begin().await?;
+            let mut tx = super::begin(db).await?;
             let consumed = sqlx::query_as::<_, AuthCodeRow>(&consume)
                 .bind(code.as_bytes())
                 .bind(client_id)

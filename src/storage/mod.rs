@@ -41,9 +41,41 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+tokio::task_local! {
+    /// Set around work whose caller may drop it at any `.await` (see [`droppable`]).
+    static DROPPABLE: ();
+}
+
+/// Runs `work`, declaring that its caller may drop it halfway (an HTTP
+/// request whose client hung up, see `http::finish`). Such work must begin
+/// no transaction: one dropped between its calls would leave the SQLite
+/// writer, or a pooled PostgreSQL connection, inside it, and the next
+/// writer's statements with it. Single statements and batched writes (whose
+/// own task finishes them) are safe. Debug builds, and so every test of the
+/// suite, check this wherever the storage layer begins a transaction.
+pub async fn droppable<F: std::future::Future>(work: F) -> F::Output {
+    DROPPABLE.scope((), work).await
+}
+
+/// The check of [`droppable`]: a bug, hence a debug assertion.
+fn assert_not_droppable() {
+    debug_assert!(
+        DROPPABLE.try_with(|_| ()).is_err(),
+        "a transaction begun by work its caller may drop halfway (see `storage::droppable`)"
+    );
+}
+
+/// Begins a transaction on a connection of `on_writer!` (checked as [`droppable`] says).
+fn begin<C: sqlx::Connection>(
+    db: &mut C,
+) -> futures_util::future::BoxFuture<'_, sqlx::Result<sqlx::Transaction<'_, C::Database>>> {
+    assert_not_droppable();
+    db.begin()
+}
+
 /// Runs `$body` with `$conn` bound to the connection writes go through: on
 /// SQLite the one writer connection (waiting for its turn), on PostgreSQL any
-/// connection of the pool. A transaction is begun on it with `$conn.begin()`.
+/// connection of the pool. A transaction is begun on it with `begin($conn)`.
 /// Every INSERT, UPDATE and DELETE of the storage layer runs in one.
 macro_rules! on_writer {
     ($store:expr, $conn:ident => $body:expr) => {{
@@ -78,6 +110,7 @@ macro_rules! write_transaction {
     ($store:expr, committed: $committed:expr, $conn:ident => $body:expr) => {{
         #[allow(unused_imports)]
         use sqlx::Connection as _;
+        $crate::storage::assert_not_droppable();
         match &$store.pool {
             $crate::storage::Pool::Sqlite(_, writer) => {
                 let mut guard = writer.lock().await;
@@ -359,5 +392,30 @@ impl Store {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         (dir, Store::connect(&url, &PoolSettings::default()).await.unwrap())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `droppable` forbids is caught where it happens, in every test
+    /// (debug) build: a transaction begun by work its caller may drop.
+    #[tokio::test]
+    #[should_panic(expected = "may drop halfway")]
+    async fn a_transaction_begun_by_droppable_work_is_a_bug() {
+        let (_dir, store) = Store::sqlite_for_tests().await;
+        let _ = droppable(store.delete_client("CI1")).await;
+    }
+
+    /// A single statement is fine there (the consent page's pending request
+    /// is one, on a GET).
+    #[tokio::test]
+    async fn droppable_work_may_write_single_statements() {
+        let (_dir, store) = Store::sqlite_for_tests().await;
+        let user =
+            NewUser { username: "p", username_key: "p", email: "p@example.com", password_hash: "x", created_at: 0 };
+        let id = droppable(store.insert_user(&user)).await.unwrap();
+        assert_eq!(store.username(id).await.unwrap().as_deref(), Some("p"));
     }
 }
