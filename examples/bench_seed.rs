@@ -5,6 +5,9 @@
 //! bench_seed codes  BASE DIR N FILE     N fresh intermediate codes (consent page + create-code), one per line
 //! bench_seed sessions BASE DIR N FILE   N logged-in sessions of the user (Cookie header values), one per line
 //! bench_seed ready  URL [TIMEOUT_MS]    poll URL until it answers 200 (cold start measurement)
+//! bench_seed exchange BASE DIR CODES TOKENS
+//!                                       exchange CODES (64 at a time) until they run out or the server
+//!                                       stops answering; write the key of every 200 to TOKENS
 //! bench_seed verify BASE DIR TOKENS     every token in TOKENS still authenticates; print the user's key count
 //! bench_seed database create SERVER     create a fresh database on the PostgreSQL SERVER (a URL); print its URL
 //! bench_seed database drop SERVER URL   drop that database again
@@ -28,6 +31,8 @@ use support::{PASSWORD, REDIRECT, fail, ok_body};
 const SEED_SESSIONS: usize = 32;
 /// Requests in flight when verifying tokens.
 const VERIFY_CONCURRENCY: usize = 32;
+/// Exchanges in flight during the durability check (as many as wrk's connections).
+const EXCHANGE_CONCURRENCY: usize = 64;
 
 #[tokio::main]
 async fn main() {
@@ -48,6 +53,7 @@ async fn main() {
             std::fs::write(arg(4), cookies.join("\n") + "\n").unwrap_or_else(|e| fail(e));
         }
         Some("ready") => ready(&arg(1), args.get(2).and_then(|t| t.parse().ok()).unwrap_or(10_000)).await,
+        Some("exchange") => exchange(&arg(1), PathBuf::from(arg(2)), PathBuf::from(arg(3)), PathBuf::from(arg(4))).await,
         Some("verify") => verify(&arg(1), PathBuf::from(arg(2)), PathBuf::from(arg(3))).await,
         Some("database") => match arg(1).as_str() {
             "create" => println!("{}", fresh_database(&arg(2)).await),
@@ -161,6 +167,46 @@ async fn ready(url: &str, timeout_ms: u64) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     fail(format!("{url} did not answer 200 within {timeout_ms} ms"));
+}
+
+/// The durability check's load: `bench/run` kills the server with `kill -9`
+/// while this runs. Every key written out was answered with a 200, so it must
+/// still work after the restart; `unanswered` are the exchanges in flight at
+/// the kill (committed or not: nothing was promised).
+async fn exchange(base: &str, dir: PathBuf, codes: PathBuf, tokens: PathBuf) {
+    let env = Arc::new(support::read_env(&dir));
+    let text = std::fs::read_to_string(&codes).unwrap_or_else(|e| fail(e));
+    let codes: Arc<Vec<String>> = Arc::new(text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect());
+    let http = support::http(EXCHANGE_CONCURRENCY);
+    let next = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..EXCHANGE_CONCURRENCY)
+        .map(|_| {
+            let (http, base, env, codes, next) = (http.clone(), base.to_owned(), env.clone(), codes.clone(), next.clone());
+            tokio::spawn(async move {
+                let (mut keys, mut unanswered) = (Vec::new(), 0usize);
+                while let Some(code) = codes.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    match support::exchange(&http, &base, &env, code).await {
+                        Ok(key) => keys.push(key),
+                        // The server is gone (or refused a fresh code: the
+                        // check then fails on the count of keys).
+                        Err(_) => {
+                            unanswered += 1;
+                            break;
+                        }
+                    }
+                }
+                (keys, unanswered)
+            })
+        })
+        .collect();
+    let (mut keys, mut unanswered) = (Vec::new(), 0);
+    for t in tasks {
+        let (k, u) = t.await.unwrap_or_else(|e| fail(e));
+        keys.extend(k);
+        unanswered += u;
+    }
+    std::fs::write(&tokens, keys.iter().map(|k| format!("{k}\n")).collect::<String>()).unwrap_or_else(|e| fail(e));
+    println!("answered={} unanswered={unanswered} left={}", keys.len(), codes.len().saturating_sub(keys.len() + unanswered));
 }
 
 async fn verify(base: &str, dir: PathBuf, tokens: PathBuf) {
