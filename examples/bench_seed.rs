@@ -53,7 +53,9 @@ async fn main() {
             std::fs::write(arg(4), cookies.join("\n") + "\n").unwrap_or_else(|e| fail(e));
         }
         Some("ready") => ready(&arg(1), args.get(2).and_then(|t| t.parse().ok()).unwrap_or(10_000)).await,
-        Some("exchange") => exchange(&arg(1), PathBuf::from(arg(2)), PathBuf::from(arg(3)), PathBuf::from(arg(4))).await,
+        Some("exchange") => {
+            exchange(&arg(1), PathBuf::from(arg(2)), PathBuf::from(arg(3)), PathBuf::from(arg(4))).await
+        }
         Some("verify") => verify(&arg(1), PathBuf::from(arg(2)), PathBuf::from(arg(3))).await,
         Some("database") => match arg(1).as_str() {
             "create" => println!("{}", fresh_database(&arg(2)).await),
@@ -181,7 +183,8 @@ async fn exchange(base: &str, dir: PathBuf, codes: PathBuf, tokens: PathBuf) {
     let next = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..EXCHANGE_CONCURRENCY)
         .map(|_| {
-            let (http, base, env, codes, next) = (http.clone(), base.to_owned(), env.clone(), codes.clone(), next.clone());
+            let (http, base, env, codes, next) =
+                (http.clone(), base.to_owned(), env.clone(), codes.clone(), next.clone());
             tokio::spawn(async move {
                 let (mut keys, mut unanswered) = (Vec::new(), 0usize);
                 while let Some(code) = codes.get(next.fetch_add(1, Ordering::Relaxed)) {
@@ -206,7 +209,11 @@ async fn exchange(base: &str, dir: PathBuf, codes: PathBuf, tokens: PathBuf) {
         unanswered += u;
     }
     std::fs::write(&tokens, keys.iter().map(|k| format!("{k}\n")).collect::<String>()).unwrap_or_else(|e| fail(e));
-    println!("answered={} unanswered={unanswered} left={}", keys.len(), codes.len().saturating_sub(keys.len() + unanswered));
+    println!(
+        "answered={} unanswered={unanswered} left={}",
+        keys.len(),
+        codes.len().saturating_sub(keys.len() + unanswered)
+    );
 }
 
 async fn verify(base: &str, dir: PathBuf, tokens: PathBuf) {
