@@ -43,7 +43,7 @@ async fn main() {
         .map(|cookie| {
             let (http, base, env) = (http.clone(), base.clone(), env.clone());
             tokio::spawn(async move {
-                let (mut lat_us, mut errors) = (Vec::with_capacity(4096), 0u64);
+                let (mut lat_us, mut errors) = (Vec::with_capacity(4096), 0usize);
                 // Bounded by time (and by a generous count, should the clock misbehave).
                 for _ in 0..10_000_000u64 {
                     if Instant::now() >= deadline {
@@ -68,12 +68,7 @@ async fn main() {
             })
         })
         .collect();
-    let (mut lat, mut errors) = (Vec::new(), 0);
-    for t in tasks {
-        let (l, e) = t.await.unwrap_or_else(|e| fail(e));
-        lat.extend(l);
-        errors += e;
-    }
+    let (mut lat, errors) = support::gather(tasks).await;
     let elapsed = started.elapsed().as_secs_f64();
     lat.sort_unstable();
     println!(

@@ -202,12 +202,7 @@ async fn exchange(base: &str, dir: PathBuf, codes: PathBuf, tokens: PathBuf) {
             })
         })
         .collect();
-    let (mut keys, mut unanswered) = (Vec::new(), 0);
-    for t in tasks {
-        let (k, u) = t.await.unwrap_or_else(|e| fail(e));
-        keys.extend(k);
-        unanswered += u;
-    }
+    let (keys, unanswered) = support::gather(tasks).await;
     std::fs::write(&tokens, keys.iter().map(|k| format!("{k}\n")).collect::<String>()).unwrap_or_else(|e| fail(e));
     println!(
         "answered={} unanswered={unanswered} left={}",

@@ -122,6 +122,18 @@ pub async fn exchange(http: &Client, base: &str, env: &BTreeMap<String, String>,
     }
 }
 
+/// Waits for load tasks that each return what they collected and a count
+/// (errors, unanswered requests): all of it, and the sum of the counts.
+pub async fn gather<T>(tasks: Vec<tokio::task::JoinHandle<(Vec<T>, usize)>>) -> (Vec<T>, usize) {
+    let (mut all, mut count) = (Vec::new(), 0);
+    for t in tasks {
+        let (items, n) = t.await.unwrap_or_else(|e| fail(e));
+        all.extend(items);
+        count += n;
+    }
+    (all, count)
+}
+
 /// The `q` quantile (0..1) of sorted microsecond latencies, in ms.
 pub fn quantile_ms(sorted_us: &[u64], q: f64) -> f64 {
     if sorted_us.is_empty() {
