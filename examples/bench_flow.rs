@@ -51,7 +51,7 @@ async fn main() {
                     }
                     let t = Instant::now();
                     let outcome = match support::new_code(&http, &base, &cookie, &env["CLIENT_ID"]).await {
-                        Ok(code) => support::exchange(&http, &base, &env, &code).await,
+                        Ok(code) => support::exchange(&http, &base, &env, &code).await.map_err(|e| e.to_string()),
                         Err(e) => Err(e),
                     };
                     match outcome {

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 use serde_json::json;
-use support::{PASSWORD, REDIRECT, fail, ok_body};
+use support::{NoKey, PASSWORD, REDIRECT, fail, ok_body};
 
 /// Sessions approving codes in parallel (a session holds one pending request per client).
 const SEED_SESSIONS: usize = 32;
@@ -186,29 +186,23 @@ async fn exchange(base: &str, dir: PathBuf, codes: PathBuf, tokens: PathBuf) {
             let (http, base, env, codes, next) =
                 (http.clone(), base.to_owned(), env.clone(), codes.clone(), next.clone());
             tokio::spawn(async move {
-                let (mut keys, mut unanswered) = (Vec::new(), 0usize);
+                let mut keys = Vec::new();
                 while let Some(code) = codes.get(next.fetch_add(1, Ordering::Relaxed)) {
                     match support::exchange(&http, &base, &env, code).await {
                         Ok(key) => keys.push(key),
-                        // The server is gone (or refused a fresh code: the
-                        // check then fails on the count of keys).
-                        Err(_) => {
-                            unanswered += 1;
-                            break;
-                        }
+                        // The server is gone: this worker is done.
+                        Err(NoKey::Unanswered(_)) => return (keys, 1),
+                        // A fresh code refused by a live server is a bug.
+                        Err(e @ NoKey::Refused(_)) => fail(format!("a fresh code was refused: {e}")),
                     }
                 }
-                (keys, unanswered)
+                (keys, 0)
             })
         })
         .collect();
     let (keys, unanswered) = support::gather(tasks).await;
     std::fs::write(&tokens, keys.iter().map(|k| format!("{k}\n")).collect::<String>()).unwrap_or_else(|e| fail(e));
-    println!(
-        "answered={} unanswered={unanswered} left={}",
-        keys.len(),
-        codes.len().saturating_sub(keys.len() + unanswered)
-    );
+    println!("answered={} unanswered={unanswered}", keys.len());
 }
 
 async fn verify(base: &str, dir: PathBuf, tokens: PathBuf) {

@@ -103,8 +103,26 @@ pub async fn new_code(http: &Client, base: &str, cookie: &str, client_id: &str) 
     }
 }
 
+/// Why an exchange gave no key.
+#[derive(Debug)]
+pub enum NoKey {
+    /// No whole answer: the server is gone, or went away mid-answer.
+    Unanswered(String),
+    /// The server answered, and not with a key.
+    Refused(StatusCode),
+}
+
+impl std::fmt::Display for NoKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoKey::Unanswered(e) => write!(f, "token: {e}"),
+            NoKey::Refused(status) => write!(f, "token: {status}"),
+        }
+    }
+}
+
 /// The client's back end exchanges a code: returns the API key.
-pub async fn exchange(http: &Client, base: &str, env: &BTreeMap<String, String>, code: &str) -> Result<String, String> {
+pub async fn exchange(http: &Client, base: &str, env: &BTreeMap<String, String>, code: &str) -> Result<String, NoKey> {
     let res = http
         .post(format!("{base}/api/v1/oauth/token"))
         .json(&json!({
@@ -113,12 +131,12 @@ pub async fn exchange(http: &Client, base: &str, env: &BTreeMap<String, String>,
         }))
         .send()
         .await
-        .map_err(|e| format!("token: {e}"))?;
+        .map_err(|e| NoKey::Unanswered(e.to_string()))?;
     let status = res.status();
-    let v: Value = res.json().await.map_err(|e| format!("token: {e}"))?;
+    let v: Value = res.json().await.map_err(|e| NoKey::Unanswered(e.to_string()))?;
     match v["body"]["token"].as_str() {
         Some(token) if status == StatusCode::OK => Ok(token.to_owned()),
-        _ => Err(format!("token: {status}")),
+        _ => Err(NoKey::Refused(status)),
     }
 }
 
