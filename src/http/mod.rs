@@ -90,11 +90,12 @@ impl WebSettings {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/api/v1", api::router())
+        .merge(api::router())
         .merge(oauth::router())
         .merge(pages::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .fallback(not_found)
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state, finish))
@@ -201,6 +202,11 @@ fn with_security_headers(mut res: Response, https: bool) -> Response {
         headers.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
     res
+}
+
+/// No route has this address: the API answers in its envelope, the site with a page.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if api::owns(uri.path()) { api::not_found().into_response() } else { pages::not_found().into_response() }
 }
 
 /// Ready when the database answers: what a load balancer should ask.

@@ -376,6 +376,8 @@ async fn unknown_routes_and_wrong_methods_get_envelopes() {
     let g = |what: &str, m: Method, p: &str| case(what, As::Guest, m, p);
     let cases = vec![
         g("unknown route", Method::GET, "/nope").answers(StatusCode::NOT_FOUND, "no such API route"),
+        g("the API's root", Method::GET, "").answers(StatusCode::NOT_FOUND, "no such API route"),
+        g("the API's root, with a slash", Method::POST, "/").answers(StatusCode::NOT_FOUND, "no such API route"),
         g("unknown nested route", Method::GET, "/users/1/nope").answers(StatusCode::NOT_FOUND, "no such API route"),
         g("unknown POST route", Method::POST, "/oauth/authorize")
             .json(json!({}))

@@ -39,11 +39,10 @@ pub fn router() -> Router<AppState> {
         .route("/keys/{key_id}/revoke", post(dashboard::revoke_key))
         .route("/static/style.css", get(|| asset("text/css", include_str!("../../../static/style.css"))))
         .route("/static/app.js", get(|| asset("text/javascript", include_str!("../../../static/app.js"))))
-        .fallback(not_found)
 }
 
-/// Any other address: a page saying so (the API has its own JSON fallback).
-async fn not_found() -> PageError {
+/// Any other address: a page saying so (the API has its own answer: `http::not_found`).
+pub(super) fn not_found() -> PageError {
     PageError::Message {
         status: StatusCode::NOT_FOUND,
         heading: "Page not found",
