@@ -18,29 +18,33 @@ use super::envelope::ApiError;
 
 pub use oauth::JsonOrForm;
 
-/// Where the API lives. Its routes are written out under this prefix rather
-/// than `nest`ed: axum wraps every nested route in two more layers (one
-/// rewrites the request's URI without the prefix, one records the prefix in
-/// its extensions), allocations paid on every API request for a prefix that
-/// never changes.
-pub const PREFIX: &str = "/api/v1";
+/// Where the API lives. Its routes are registered with this prefix (`at`)
+/// rather than `nest`ed: axum wraps every nested route in two more layers
+/// (one rewrites the request's URI without the prefix, one records the
+/// prefix in its extensions), allocations paid on every API request for a
+/// prefix that never changes.
+const PREFIX: &str = "/api/v1";
+
+fn at(path: &str) -> String {
+    format!("{PREFIX}{path}")
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/auth/register", post(auth::register))
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/status", get(status::get).post(status::post))
-        .route("/api/v1/users/{user_id}", get(users::get).patch(users::patch))
-        .route("/api/v1/users/{user_id}/api-tokens", get(keys::list))
-        .route("/api/v1/users/{user_id}/api-tokens/create", post(keys::create))
-        .route("/api/v1/users/{user_id}/api-tokens/{key_id}", delete(keys::revoke))
-        .route("/api/v1/clients", get(clients::list))
-        .route("/api/v1/clients/create", post(clients::create))
-        .route("/api/v1/clients/{client_id}", get(clients::get).patch(clients::edit).delete(clients::delete))
-        .route("/api/v1/clients/{client_id}/reset-secret", post(clients::reset_secret))
-        .route("/api/v1/oauth/create-code", post(oauth::create_code))
-        .route("/api/v1/oauth/token", post(oauth::token))
+        .route(&at("/auth/register"), post(auth::register))
+        .route(&at("/auth/login"), post(auth::login))
+        .route(&at("/auth/logout"), post(auth::logout))
+        .route(&at("/status"), get(status::get).post(status::post))
+        .route(&at("/users/{user_id}"), get(users::get).patch(users::patch))
+        .route(&at("/users/{user_id}/api-tokens"), get(keys::list))
+        .route(&at("/users/{user_id}/api-tokens/create"), post(keys::create))
+        .route(&at("/users/{user_id}/api-tokens/{key_id}"), delete(keys::revoke))
+        .route(&at("/clients"), get(clients::list))
+        .route(&at("/clients/create"), post(clients::create))
+        .route(&at("/clients/{client_id}"), get(clients::get).patch(clients::edit).delete(clients::delete))
+        .route(&at("/clients/{client_id}/reset-secret"), post(clients::reset_secret))
+        .route(&at("/oauth/create-code"), post(oauth::create_code))
+        .route(&at("/oauth/token"), post(oauth::token))
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
         })
