@@ -96,6 +96,36 @@ pub struct ServeArgs {
     /// The window of the limits above.
     #[arg(long, env = "TACHI_AUTH_LIMIT_WINDOW", default_value_t = 900, value_name = "SECONDS")]
     pub limit_window: u64,
+    /// Logins and registrations one client address may have in progress at once.
+    #[arg(long, env = "TACHI_AUTH_LOGINS_IN_FLIGHT_PER_IP", default_value_t = 4)]
+    pub logins_in_flight_per_ip: u32,
+    /// Login sessions a user may have at once: a new login ends the oldest beyond it.
+    #[arg(long, env = "TACHI_AUTH_SESSIONS_PER_USER", default_value_t = 50)]
+    pub sessions_per_user: u32,
+    /// Personal API keys (made by hand, not through a client) a user may hold.
+    #[arg(long, env = "TACHI_AUTH_PERSONAL_KEY_CAP", default_value_t = 100)]
+    pub personal_key_cap: u32,
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
+}
+
+/// How connections are served: what one client may hold, and for how long.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Most connections open at once; past it, new ones are closed at once.
+    #[arg(long, env = "TACHI_AUTH_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: u32,
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle keep-alive connection is kept.
+    #[arg(long, env = "TACHI_AUTH_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS")]
+    pub header_timeout: u64,
+    /// Largest request head (request line and headers) accepted, in bytes.
+    #[arg(long, env = "TACHI_AUTH_MAX_HEADER_BYTES", default_value_t = 16 * 1024, value_name = "BYTES")]
+    pub max_header_bytes: usize,
+    /// On SIGTERM, how long requests in progress may take to finish before
+    /// their connections are closed.
+    #[arg(long, env = "TACHI_AUTH_SHUTDOWN_GRACE", default_value_t = 10, value_name = "SECONDS")]
+    pub shutdown_grace: u64,
 }
 
 impl ServeArgs {
@@ -105,12 +135,16 @@ impl ServeArgs {
             code_lifetime: Duration::from_secs(self.code_lifetime.max(1)),
             client_cap: i64::from(self.client_cap),
             session_lifetime: Duration::from_secs(self.session_lifetime.max(60)),
+            sessions_per_user: i64::from(self.sessions_per_user.max(1)),
+            personal_key_cap: i64::from(self.personal_key_cap),
             limits: LimitSettings {
                 login_failures_per_account: self.login_failures_per_account,
                 login_failures_per_ip: self.login_failures_per_ip,
                 registrations_per_ip: self.registrations_per_ip,
                 client_auth_failures: self.client_auth_failures,
+                logins_in_flight_per_ip: self.logins_in_flight_per_ip.max(1),
                 window: Duration::from_secs(self.limit_window.max(1)),
+                ..LimitSettings::default()
             },
         }
     }

@@ -9,7 +9,6 @@ pub mod http;
 pub mod service;
 pub mod storage;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use storage::Store;
 /// A configured, migrated application, ready to be served.
 pub struct App {
     pub state: AppState,
+    pub connections: http::server::ConnectionLimits,
 }
 
 /// Why the application could not start.
@@ -49,7 +49,14 @@ impl App {
                 reason: e.to_string(),
             })?;
         }
-        Ok(App { state: AppState { svc, web: Arc::new(web) } })
+        let c = &args.connections;
+        let connections = http::server::ConnectionLimits {
+            max_connections: c.max_connections as usize,
+            header_timeout: Duration::from_secs(c.header_timeout.max(1)),
+            max_header_bytes: c.max_header_bytes,
+            shutdown_grace: Duration::from_secs(c.shutdown_grace),
+        };
+        Ok(App { state: AppState { svc, web: Arc::new(web) }, connections })
     }
 
     pub fn router(&self) -> axum::Router {
@@ -64,8 +71,7 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.state.svc.clone()));
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let result = http::server::serve(listener, self.router(), self.connections.clone(), shutdown).await;
         sweeper.abort();
         self.state.svc.store.close().await;
         result
@@ -73,9 +79,17 @@ impl App {
 }
 
 async fn sweep_expired(svc: Arc<Service>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut minutes = 0u64;
     loop {
         tick.tick().await;
+        // The limiters' ended windows go every minute: an attacker's many
+        // keys do not wait for the table to fill to be forgotten.
+        svc.limits.prune(std::time::Instant::now());
+        minutes += 1;
+        if minutes % 10 != 1 {
+            continue;
+        }
         let now = domain::now_ms();
         let lifetime = svc.settings.code_lifetime.as_millis() as i64;
         // Used codes are remembered one more lifetime, to recognise replays.

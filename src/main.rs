@@ -28,7 +28,19 @@ async fn main() -> std::process::ExitCode {
 async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve(args) => {
-            let app = App::build(&args).await?;
+            let mut app = App::build(&args).await?;
+            if let Some(files) = tachi_auth::http::server::raise_open_file_limit() {
+                // Room for the database, the log and the listener besides connections.
+                let room = usize::try_from(files.saturating_sub(64)).unwrap_or(usize::MAX).max(1);
+                if app.connections.max_connections > room {
+                    tracing::warn!(
+                        max_connections = app.connections.max_connections,
+                        open_file_limit = files,
+                        "the open-file limit allows fewer connections than --max-connections: serving at most {room}"
+                    );
+                    app.connections.max_connections = room;
+                }
+            }
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

@@ -13,69 +13,23 @@ use super::permission::PermissionSet;
 /// replaced by the key in the Client File Flow.
 pub const KEY_PLACEHOLDER: &str = "%%TACHI_KEY%%";
 
-/// Extensions a system would run when a user opens the downloaded file. The
-/// download comes from our origin, so it must never be a way to hand out a program.
-const EXECUTABLE_EXTENSIONS: &[&str] = &[
-    "exe",
-    "bat",
-    "cmd",
-    "com",
-    "ps1",
-    "psm1",
-    "psd1",
-    "sh",
-    "bash",
-    "zsh",
-    "csh",
-    "ksh",
-    "js",
-    "jse",
-    "mjs",
-    "vbs",
-    "vbe",
-    "wsf",
-    "wsh",
-    "scr",
-    "msi",
-    "msp",
-    "msc",
-    "pif",
-    "cpl",
-    "hta",
-    "jar",
-    "lnk",
-    "reg",
-    "inf",
-    "app",
-    "command",
-    "desktop",
-    "appimage",
-    "run",
-    "py",
-    "pyw",
-    "pl",
-    "rb",
-    "php",
-    "apk",
-    "deb",
-    "rpm",
-    "dmg",
-    "pkg",
-    "gadget",
-    "application",
-    "scf",
-    "url",
-    "iso",
-    "img",
-    "vhd",
-    "vhdx",
-    "html",
-    "htm",
-    "svg",
-    "xhtml",
-    "mht",
-    "mhtml",
-];
+/// The extensions a Client File Flow download may have: data formats that no
+/// system runs when the user opens the file. The download comes from our
+/// origin, so it must never be a way to hand out a program, a script or a
+/// shortcut; a list of what is refused always misses one (`.vb`, `.sct`,
+/// `.library-ms`…), so this lists what is allowed instead.
+const DATA_EXTENSIONS: &[&str] =
+    &["json", "txt", "toml", "yaml", "yml", "ini", "cfg", "conf", "config", "env", "csv", "properties", "key"];
+
+/// Names Windows gives to devices: `CON`, `nul.json` and the like open the
+/// device, not a file.
+fn is_windows_device_name(file_name: &str) -> bool {
+    let stem = file_name.split('.').next().unwrap_or_default().to_ascii_lowercase();
+    matches!(stem.as_str(), "con" | "prn" | "aux" | "nul" | "conin$" | "conout$")
+        || ((stem.starts_with("com") || stem.starts_with("lpt"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit())
+}
 
 /// One field of a client, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,12 +45,53 @@ impl ClientName {
         if trimmed.chars().any(char::is_control) {
             return Err(Invalid::new("name must not contain control characters"));
         }
+        // Format characters (Unicode Cf: bidirectional overrides, zero-width
+        // spaces, soft hyphens) make a name display as something it is not.
+        if trimmed.chars().any(is_format_character) {
+            return Err(Invalid::new(
+                "name must not contain invisible or text-direction characters (such as U+200B or U+202E)",
+            ));
+        }
         Ok(ClientName(trimmed.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether this name would pass for `other` on a page: the same letters
+    /// once case, spacing, punctuation and look-alike characters are set aside.
+    pub fn looks_like(&self, other: &str) -> bool {
+        // Case first and last: `I` passes for `l`, yet `TACHI` is `tachi`.
+        let (this, that) = (self.0.to_lowercase(), other.to_lowercase());
+        let same = |a: String, b: String| !a.is_empty() && a == b;
+        same(display_skeleton(&this), display_skeleton(&that))
+            || same(display_skeleton(&self.0), display_skeleton(other))
+    }
+}
+
+/// Unicode's general category Cf (format), which the standard library does
+/// not expose: the characters of that category in current Unicode.
+fn is_format_character(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2 | 0x180E
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF
+        | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// A name as it reads: look-alike characters folded to one (Unicode's
+/// confusables, UTS #39), then case, with spaces and punctuation dropped.
+fn display_skeleton(name: &str) -> String {
+    use unicode_security::confusable_detection::skeleton;
+    skeleton(name)
+        .flat_map(char::to_lowercase)
+        .filter(|c| c.is_alphanumeric())
+        .collect::<String>()
+        // The skeleton maps some letters to digits' look-alikes and back; fold
+        // the ASCII pairs it leaves apart.
+        .replace('0', "o")
+        .replace('1', "l")
 }
 
 /// An absolute http(s) URL without a fragment (RFC 6749 §3.1.2 forbids one on
@@ -151,13 +146,17 @@ pub fn parse_api_key_filename(value: &str) -> Result<String, Invalid> {
     if value.starts_with('.') || value.ends_with('.') || value.contains("..") {
         return Err(Invalid::new("apiKeyFilename must not start or end with '.' or contain '..'"));
     }
-    let lowered = value.to_ascii_lowercase();
-    if let Some(ext) = lowered.rsplit_once('.').map(|(_, ext)| ext)
-        && EXECUTABLE_EXTENSIONS.contains(&ext)
-    {
-        return Err(Invalid::new(format!("apiKeyFilename must not have an extension a system would run ('.{ext}')")));
+    if is_windows_device_name(value) {
+        return Err(Invalid::new("apiKeyFilename must not be a name Windows reserves for a device (CON, NUL, COM1…)"));
     }
-    Ok(value.to_owned())
+    let lowered = value.to_ascii_lowercase();
+    match lowered.rsplit_once('.').map(|(_, ext)| ext) {
+        Some(ext) if DATA_EXTENSIONS.contains(&ext) => Ok(value.to_owned()),
+        _ => Err(Invalid::new(format!(
+            "apiKeyFilename must end in the extension of a data format: .{}",
+            DATA_EXTENSIONS.join(", .")
+        ))),
+    }
 }
 
 pub fn check_requested_permissions(set: PermissionSet) -> Result<PermissionSet, Invalid> {
@@ -186,6 +185,26 @@ mod tests {
     }
 
     #[test]
+    fn names_refuse_invisible_and_direction_characters() {
+        for c in ['\u{202E}', '\u{200B}', '\u{2066}', '\u{AD}', '\u{FEFF}'] {
+            assert!(ClientName::parse(&format!("Score{c}Hook")).is_err(), "U+{:04X}", c as u32);
+        }
+        assert!(ClientName::parse("Scöre Hook ✓").is_ok());
+    }
+
+    #[test]
+    fn look_alike_names_are_found() {
+        let hook = ClientName::parse("Tachi Score Hook").unwrap();
+        assert!(hook.looks_like("tachi score hook"));
+        assert!(hook.looks_like("Tachi  Score-Hook"));
+        assert!(hook.looks_like("Tаchi Score Hook"), "a Cyrillic а");
+        assert!(hook.looks_like("Tachi Sc0re H00k"));
+        assert!(hook.looks_like("TACHI SCORE HOOK"));
+        assert!(ClientName::parse("paypal").unwrap().looks_like("paypaI"));
+        assert!(!hook.looks_like("Tachi Score Bot"));
+    }
+
+    #[test]
     fn urls_must_be_http_without_fragment() {
         assert!(parse_http_url("redirectUri", "https://example.com/cb?x=1").is_ok());
         for bad in [
@@ -209,6 +228,33 @@ mod tests {
         assert!(parse_api_key_filename("tachi-key_2.txt").is_ok());
         for bad in ["../x.json", "a/b.json", "run.EXE", "x.sh", "x.ps1", "x.js", ".hidden", "", "a b.txt", "x.html"] {
             assert!(parse_api_key_filename(bad).is_err(), "{bad}");
+        }
+        for bad in [
+            "x.vb",
+            "x.ws",
+            "x.wsc",
+            "x.sct",
+            "x.tool",
+            "x.terminal",
+            "x.rdp",
+            "x.library-ms",
+            "x.settingcontent-ms",
+            "x.appref-ms",
+            "x.jnlp",
+            "x.mobileconfig",
+            "x.xml",
+            "x.xsl",
+            "CON",
+            "nul.json",
+            "aux",
+            "COM1.txt",
+            "lpt9.ini",
+            "noextension",
+        ] {
+            assert!(parse_api_key_filename(bad).is_err(), "{bad}");
+        }
+        for good in ["hook.toml", "tachi.conf", "settings.YAML", "console.json", "com.json", "auxiliary.txt"] {
+            assert!(parse_api_key_filename(good).is_ok(), "{good}");
         }
     }
 

@@ -7,6 +7,48 @@ pub fn username_key(username: &str) -> String {
     username.to_lowercase()
 }
 
+/// The form two usernames are compared in for looking alike: digits and
+/// capitals that pass for letters (`0`/`O`, `1`/`I`/`l`), then case, then
+/// letter pairs that pass for one (`rn`/`m`, `vv`/`w`). Usernames are ASCII
+/// (see [`check_username`]), so this is the part of Unicode's confusables
+/// (UTS #39) that applies. Migration 0008 computes the same in SQL.
+pub fn username_skeleton(username: &str) -> String {
+    let mapped: String = username
+        .chars()
+        .map(|c| match c {
+            '0' => 'o',
+            '1' | 'I' => 'l',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    mapped.replace("rn", "m").replace("vv", "w")
+}
+
+/// Names a user may not take: they would pass for the operator (the site's
+/// own name, staff titles) or for the caller (`me` means "the caller" in
+/// every `:userID` of the API).
+pub fn is_reserved(username: &str, site_name: &str) -> bool {
+    const RESERVED: [&str; 14] = [
+        "me",
+        "admin",
+        "administrator",
+        "root",
+        "system",
+        "support",
+        "staff",
+        "moderator",
+        "mod",
+        "official",
+        "operator",
+        "security",
+        "tachi",
+        "null",
+    ];
+    let site: String = site_name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let alike = |a: &str, b: &str| username_key(a) == username_key(b) || username_skeleton(a) == username_skeleton(b);
+    RESERVED.iter().any(|r| alike(r, username)) || (!site.is_empty() && alike(&site, username))
+}
+
 pub fn check_username(username: &str) -> Result<(), Invalid> {
     let len = username.chars().count();
     let valid_chars = username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
@@ -70,6 +112,24 @@ mod tests {
         for bad in ["ab", "1abc", "has space", "ünï", "x".repeat(21).as_str()] {
             assert!(check_username(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn look_alike_usernames_share_a_skeleton() {
+        assert_eq!(username_skeleton("paypaI"), username_skeleton("paypal"));
+        assert_eq!(username_skeleton("b0b"), username_skeleton("BOB"));
+        assert_eq!(username_skeleton("rnoon"), username_skeleton("moon"));
+        assert_ne!(username_skeleton("alice"), username_skeleton("alicia"));
+    }
+
+    #[test]
+    fn the_site_name_and_staff_titles_are_reserved() {
+        assert!(is_reserved("Tachi", "Tachi"));
+        assert!(is_reserved("Bokutachi", "Bokutachi"));
+        assert!(is_reserved("B0kutachi", "Bokutachi"));
+        assert!(is_reserved("ADMIN", "Tachi"));
+        assert!(is_reserved("me", "Tachi"));
+        assert!(!is_reserved("zkldi", "Bokutachi"));
     }
 
     #[test]

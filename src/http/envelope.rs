@@ -131,14 +131,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ServiceError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Unavailable | ServiceError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let retry_after = match &e {
-            ServiceError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            ServiceError::Unavailable => Some(1),
-            _ => None,
-        };
+        let retry_after = e.retry_after_secs();
         let challenge = match &e {
             ServiceError::InvalidToken(_) => Some(r#"Bearer error="invalid_token""#),
             ServiceError::InsufficientScope(_) => Some(r#"Bearer error="insufficient_scope""#),

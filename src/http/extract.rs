@@ -57,8 +57,10 @@ pub fn session_cookie<'a>(jar: &'a CookieJar, state: &AppState) -> Option<&'a st
 /// Is this request from a page of another site? Browsers say so in
 /// `Sec-Fetch-Site`, or at least in `Origin`; requests with neither (curl,
 /// scripts) are not browser requests and carry no ambient cookie risk
-/// beyond what SameSite=Lax already stops.
-pub fn is_cross_site(headers: &HeaderMap) -> bool {
+/// beyond what SameSite=Lax already stops. An `Origin` is ours when it has
+/// our host and the public URL's scheme (`https`: a page served over plain
+/// http on our host, e.g. by a network attacker, is not ours).
+pub fn is_cross_site(headers: &HeaderMap, https: bool) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return !matches!(site, "same-origin" | "none");
     }
@@ -66,8 +68,9 @@ pub fn is_cross_site(headers: &HeaderMap) -> bool {
         return false;
     };
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
-    origin == "null" || !origin_host.eq_ignore_ascii_case(host)
+    let Some((scheme, origin_host)) = origin.split_once("://") else { return true };
+    let scheme_ok = scheme.eq_ignore_ascii_case(if https { "https" } else { "http" });
+    !scheme_ok || !origin_host.eq_ignore_ascii_case(host)
 }
 
 /// The authenticated caller of a JSON API request. Cookie-authenticated
@@ -88,7 +91,7 @@ impl FromRequestParts<AppState> for Auth {
         let cookie = jar.as_ref().and_then(|jar| session_cookie(jar, state));
         let caller = state.svc.authenticate(authorization, cookie).await?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if matches!(caller.via, Via::Session { .. }) && !safe && is_cross_site(&parts.headers) {
+        if matches!(caller.via, Via::Session { .. }) && !safe && is_cross_site(&parts.headers, state.web.https) {
             return Err(ServiceError::Forbidden("cross-site requests cannot use the session cookie".into()).into());
         }
         Ok(Auth(caller))

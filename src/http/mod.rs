@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod extract;
 pub mod oauth;
 pub mod pages;
+pub mod server;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

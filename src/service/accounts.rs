@@ -1,11 +1,18 @@
 //! Accounts: registration, login sessions and the public profile.
 
+use std::time::Instant;
+
 use serde::Deserialize;
 
 use crate::domain::{Invalid, Permission, PlainSecret, SecretKind, now_ms, password, user};
 use crate::storage::{NewUser, StoreError, UserRecord};
 
+use super::limits::{Counter, LimitKey, Limits};
 use super::{Caller, Service, ServiceError, ServiceResult, blocking};
+
+fn limited(retry_after_secs: u64) -> ServiceError {
+    ServiceError::RateLimited { retry_after_secs }
+}
 
 /// Unknown fields are ignored: Tachi's own front end sends extra ones (captcha, invite code).
 /// No `Debug`: it holds a password, and must never be printed.
@@ -46,10 +53,21 @@ impl Service {
         user::check_username(&r.username)?;
         user::check_password(&r.password)?;
         user::check_email(&r.email)?;
-        self.limits.register_ip.hit(ip).map_err(|retry_after_secs| ServiceError::RateLimited { retry_after_secs })?;
+        if user::is_reserved(&r.username, &self.settings.site_name) {
+            return Err(ServiceError::Conflict(format!("the username '{}' is reserved", r.username)));
+        }
+        let _in_flight = self.in_flight(ip)?;
+        let now = Instant::now();
+        self.limits.register_ip.acquire(LimitKey::of(&["register", ip]), now).map_err(limited)?;
         let key = user::username_key(&r.username);
-        if self.store.user_by_username_key(&key).await?.is_some() {
-            return Err(ServiceError::Conflict(format!("the username '{}' is taken", r.username)));
+        let skeleton = user::username_skeleton(&r.username);
+        if let Some(existing) = self.store.user_by_username_skeleton(&key, &skeleton).await? {
+            let taken = if user::username_key(&existing.username) == key {
+                format!("the username '{}' is taken", r.username)
+            } else {
+                format!("the username '{}' is too close to the existing '{}'", r.username, existing.username)
+            };
+            return Err(ServiceError::Conflict(taken));
         }
         let password = r.password;
         let hash = blocking(move || password::hash(&password)).await?.map_err(|_| ServiceError::Internal)?;
@@ -58,6 +76,7 @@ impl Service {
             .insert_user(&NewUser {
                 username: &r.username,
                 username_key: &key,
+                username_skeleton: &skeleton,
                 email: &r.email,
                 password_hash: &hash,
                 created_at: now_ms(),
@@ -76,38 +95,53 @@ impl Service {
 
     /// Checks a password and opens a new session. Every login gets a fresh
     /// session id, so a session id planted before login is worthless after it.
+    ///
+    /// The attempt is counted against the limits before the password is
+    /// checked and refunded if it was right, so concurrent guesses cannot
+    /// all slip past the limit while the first are being verified.
     pub async fn login(&self, c: Credentials, ip: &str) -> ServiceResult<NewSession> {
-        let key = user::username_key(&c.username);
-        let limited = |secs| ServiceError::RateLimited { retry_after_secs: secs };
-        self.limits.login_account.check(&key).map_err(limited)?;
-        self.limits.login_ip.check(ip).map_err(limited)?;
+        let _in_flight = self.in_flight(ip)?;
         // A name no account can have is not looked up (it may not even be
-        // storable, e.g. with a NUL); the password is still hashed below.
-        let found =
-            if user::check_username(&c.username).is_ok() { self.store.user_by_username_key(&key).await? } else { None };
+        // storable, e.g. with a NUL), nor counted per account; the password
+        // is still hashed below, so the answer takes as long.
+        let key = user::check_username(&c.username).is_ok().then(|| user::username_key(&c.username));
+        let attempt = LoginAttempt::begin(&self.limits, key.as_deref(), ip, Instant::now())?;
+        let found = match &key {
+            Some(key) => self.store.user_by_username_key(key).await?,
+            None => None,
+        };
         let stored = found.as_ref().map(|u| u.password_hash.clone());
         let password = c.password;
         let ok = blocking(move || password::verify(&password, stored.as_deref())).await?;
         let user = match found {
             Some(u) if ok => u,
             _ => {
-                self.limits.login_account.record(&key);
-                self.limits.login_ip.record(ip);
+                attempt.failed();
                 return Err(ServiceError::Unauthenticated("wrong username or password".into()));
             }
         };
+        attempt.succeeded();
         if user.is_banned {
             return Err(ServiceError::Forbidden("this account is banned".into()));
         }
-        self.limits.login_account.clear(&key);
         self.open_session(user).await
+    }
+
+    /// One of the few logins or registrations an address may have running
+    /// at once, held until dropped: a flood from one address queues no
+    /// further than this ahead of everyone else.
+    fn in_flight(&self, ip: &str) -> ServiceResult<InFlight<'_>> {
+        let key = LimitKey::of(&["in flight", ip]);
+        let now = Instant::now();
+        self.limits.in_flight.acquire(key, now).map_err(|_| ServiceError::RateLimited { retry_after_secs: 1 })?;
+        Ok(InFlight { counter: &self.limits.in_flight, key })
     }
 
     async fn open_session(&self, user: UserRecord) -> ServiceResult<NewSession> {
         let cookie = PlainSecret::generate(SecretKind::Session);
         let now = now_ms();
         let expires = now + self.settings.session_lifetime.as_millis() as i64;
-        self.store.insert_session(&cookie.hash(), user.id, now, expires).await?;
+        self.store.insert_session(&cookie.hash(), user.id, now, expires, self.settings.sessions_per_user).await?;
         Ok(NewSession { user, cookie })
     }
 
@@ -141,5 +175,82 @@ impl Service {
             .update_profile(user_id, ch.about.as_deref(), status)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no user has the id {user_id}")))
+    }
+}
+
+/// A login attempt counted against the limits. Unless it is marked failed,
+/// it is refunded when dropped (the password was right, or the attempt never
+/// got as far as checking it).
+struct LoginAttempt<'a> {
+    limits: &'a Limits,
+    now: Instant,
+    ip: LimitKey,
+    /// The (account, address) and account keys, for a name an account can have.
+    account: Option<(LimitKey, LimitKey)>,
+    failed: bool,
+}
+
+impl<'a> LoginAttempt<'a> {
+    /// Counts the attempt, or refuses it:
+    /// - an address gets `login_failures_per_ip` failures in all;
+    /// - an address gets `login_failures_per_account` failures per account;
+    /// - once an account has that many failures from everywhere, an address
+    ///   that has failed for it even once is refused, but one that has not
+    ///   still gets its try: many addresses cannot lock the owner out.
+    fn begin(limits: &'a Limits, account: Option<&str>, ip: &str, now: Instant) -> ServiceResult<Self> {
+        let ip_key = LimitKey::of(&["login", ip]);
+        limits.login_ip.acquire(ip_key, now).map_err(limited)?;
+        let mut attempt = LoginAttempt { limits, now, ip: ip_key, account: None, failed: false };
+        if let Some(account) = account {
+            let pair = LimitKey::of(&["login", account, ip]);
+            let whole = LimitKey::of(&["login account", account]);
+            let earlier = limits.login_pair.acquire(pair, now).map_err(limited)?;
+            if earlier > 0
+                && let Err(secs) = limits.login_account.blocked(whole, now)
+            {
+                limits.login_pair.refund(pair, now);
+                return Err(limited(secs));
+            }
+            limits.login_account.record(whole, now);
+            attempt.account = Some((pair, whole));
+        }
+        Ok(attempt)
+    }
+
+    /// The password was wrong: the attempt stays counted.
+    fn failed(mut self) {
+        self.failed = true;
+    }
+
+    /// The password was right: this address's failures for the account are forgotten.
+    fn succeeded(self) {
+        if let Some((pair, _)) = self.account {
+            self.limits.login_pair.clear(pair);
+        }
+    }
+}
+
+impl Drop for LoginAttempt<'_> {
+    fn drop(&mut self) {
+        if self.failed {
+            return;
+        }
+        self.limits.login_ip.refund(self.ip, self.now);
+        if let Some((pair, whole)) = self.account {
+            self.limits.login_pair.refund(pair, self.now);
+            self.limits.login_account.refund(whole, self.now);
+        }
+    }
+}
+
+/// A slot of `Limits::in_flight`, given back when dropped.
+struct InFlight<'a> {
+    counter: &'a Counter,
+    key: LimitKey,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.counter.refund(self.key, Instant::now());
     }
 }

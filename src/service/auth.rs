@@ -54,10 +54,11 @@ impl Caller {
         }
     }
 
-    /// The session user, who must be `user_id` (or an admin).
+    /// The session user, who must be `user_id`. Admins have no power over
+    /// other users' keys here: the operator's commands act on accounts.
     pub fn session_self(&self, user_id: i64) -> ServiceResult<&CallerUser> {
         let (user, _) = self.session_user()?;
-        if user.id != user_id && !user.is_admin {
+        if user.id != user_id {
             return Err(ServiceError::Forbidden("you can only do this for your own account".into()));
         }
         Ok(user)

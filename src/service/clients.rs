@@ -109,6 +109,7 @@ impl Service {
         let (user, _) = caller.session_user()?;
         let secret = PlainSecret::generate(SecretKind::ClientSecret);
         let record = validated_record(d, random_id("CI"), Some(user.id), &secret)?;
+        self.check_name_is_not_the_sites(&record.name).await?;
         let cap = (!user.is_admin).then_some(self.settings.client_cap);
         if !self.store.insert_client_capped(&record, cap).await? {
             return Err(ServiceError::Invalid(format!(
@@ -149,6 +150,23 @@ impl Service {
         Ok(n)
     }
 
+    /// A user's client may not pass for the operator's: its name must not
+    /// look like the site's or a built-in client's (consent pages also label
+    /// which clients are the site's own).
+    async fn check_name_is_not_the_sites(&self, name: &str) -> ServiceResult<()> {
+        let name = ClientName::parse(name)?;
+        let site = &self.settings.site_name;
+        if name.looks_like(site) {
+            return Err(Invalid::new(format!("name must not pass for {site} itself")).into());
+        }
+        for builtin in self.store.builtin_client_names().await? {
+            if name.looks_like(&builtin) {
+                return Err(Invalid::new(format!("name must not pass for {site}'s own client '{builtin}'")).into());
+            }
+        }
+        Ok(())
+    }
+
     /// Who made a client, as the consent screens name them.
     pub async fn client_author_name(&self, client: &ClientRecord) -> ServiceResult<String> {
         let Some(author) = client.author_id else {
@@ -181,7 +199,7 @@ impl Service {
                 "built-in clients are defined in the server's configuration and cannot be changed here".into(),
             ));
         }
-        if client.author_id != Some(user.id) && !user.is_admin {
+        if client.author_id != Some(user.id) {
             return Err(ServiceError::Forbidden("only the client's author can do this".into()));
         }
         Ok(client)
@@ -190,6 +208,9 @@ impl Service {
     pub async fn edit_client(&self, caller: &Caller, client_id: &str, edit: ClientEdit) -> ServiceResult<ClientRecord> {
         self.owned_client(caller, client_id).await?;
         let changes = check_edit(&edit)?;
+        if let Some(name) = &changes.name {
+            self.check_name_is_not_the_sites(name).await?;
+        }
         self.store
             .update_client(client_id, &changes)
             .await?

@@ -118,17 +118,13 @@ impl Service {
                     );
                 }
                 let (key_id, token) = api_key::generate();
-                let key = self
-                    .store
-                    .insert_api_key(new_key(
-                        key_id,
-                        token.hash(),
-                        user_id,
-                        identifier.trim().to_owned(),
-                        permissions,
-                        None,
-                    ))
-                    .await?;
+                let new = new_key(key_id, token.hash(), user_id, identifier.trim().to_owned(), permissions, None);
+                let cap = self.settings.personal_key_cap;
+                let Some(key) = self.store.insert_personal_key_capped(new, cap).await? else {
+                    return Err(ServiceError::Conflict(format!(
+                        "you already hold the maximum of {cap} personal API keys; revoke one first"
+                    )));
+                };
                 Ok(IssuedKey { key, token, client: None })
             }
         }

@@ -26,6 +26,10 @@ pub struct Settings {
     /// How many clients a non-admin user may own.
     pub client_cap: i64,
     pub session_lifetime: Duration,
+    /// Sessions a user may have at once; a new login ends the oldest beyond it.
+    pub sessions_per_user: i64,
+    /// Personal keys (made by hand, not by a client) a user may hold.
+    pub personal_key_cap: i64,
     pub limits: limits::LimitSettings,
 }
 
@@ -36,6 +40,8 @@ impl Default for Settings {
             code_lifetime: Duration::from_secs(30 * 60),
             client_cap: 10,
             session_lifetime: Duration::from_secs(30 * 24 * 3600),
+            sessions_per_user: 50,
+            personal_key_cap: 100,
             limits: limits::LimitSettings::default(),
         }
     }
@@ -84,8 +90,23 @@ pub enum ServiceError {
     RateLimited { retry_after_secs: u64 },
     #[error("the database is unavailable right now; try again shortly")]
     Unavailable,
+    /// Too much work is waiting (password hashing): try again in a moment.
+    #[error("the server is busy; try again in a few seconds")]
+    Busy,
     #[error("internal error")]
     Internal,
+}
+
+impl ServiceError {
+    /// When to try again, for the answers that say "not now".
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ServiceError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            ServiceError::Unavailable => Some(1),
+            ServiceError::Busy => Some(2),
+            _ => None,
+        }
+    }
 }
 
 impl From<Invalid> for ServiceError {
@@ -115,12 +136,27 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 /// Runs CPU-heavy work (Argon2) off the async workers, at most one job per
 /// core at a time: each Argon2 hash holds 12 MiB, so unbounded concurrent
 /// logins would grow memory without limit (and gain no throughput).
+///
+/// The queue is bounded too: past it the caller is told the server is busy
+/// (503, Retry-After), instead of every later login (the real user's among
+/// them) queueing behind a flood. With each address allowed a few logins in
+/// flight (`limits`), only a flood from many addresses reaches the bound.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
-    static SLOTS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> = std::sync::LazyLock::new(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
-    });
-    let permit = SLOTS.clone().acquire_owned().await.map_err(|_| ServiceError::Internal)?;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SLOTS: std::sync::LazyLock<(std::sync::Arc<tokio::sync::Semaphore>, usize)> =
+        std::sync::LazyLock::new(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            (std::sync::Arc::new(tokio::sync::Semaphore::new(cores)), cores)
+        });
+    static WAITING: AtomicUsize = AtomicUsize::new(0);
+    /// Past this many hashes waiting per core, new ones are refused.
+    const WAITING_PER_CORE: usize = 64;
+
+    let (slots, cores) = &*SLOTS;
+    let waiting = WAITING.fetch_add(1, Ordering::AcqRel);
+    let permit = if waiting >= WAITING_PER_CORE * cores { None } else { slots.clone().acquire_owned().await.ok() };
+    WAITING.fetch_sub(1, Ordering::AcqRel);
+    let permit = permit.ok_or(ServiceError::Busy)?;
     // The permit moves into the job: it is held until the hash is done, even
     // if the request that asked for it is dropped meanwhile.
     tokio::task::spawn_blocking(move || {

@@ -5,13 +5,17 @@
 //! The seeds' JSON routes and the standard RFC 6749 endpoints both call these
 //! functions; only the shape of their answers differs.
 
+use std::time::Instant;
+
 use crate::domain::secret::is_well_formed_id;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, api_key, now_ms, pkce};
+pub use crate::storage::RequestId;
 use crate::storage::{
     ApiKeyRecord, AuthCodeRecord, ClientRecord, NewAuthCode, PendingRequest, RedeemDecision, Redemption,
 };
 
 use super::keys::{client_key_identifier, new_key};
+use super::limits::LimitKey;
 use super::{Caller, Service, ServiceError, ServiceResult};
 
 /// Parameters of an authorization request, from `/oauth/authorize` (RFC
@@ -207,6 +211,8 @@ impl Service {
         Ok(ConsentRequest {
             author_name,
             request: PendingRequest {
+                // Set when a session is shown it (`show_consent`).
+                id: RequestId::from_bytes(&[0; 32]).expect("32 bytes"),
                 client_id: client.client_id.clone(),
                 redirect_uri: registered,
                 permissions,
@@ -222,80 +228,95 @@ impl Service {
 
     /// Remembers, in the user's session, the request the consent screen is
     /// showing, so that approving it (create-code) knows what it approves.
-    pub async fn show_consent(&self, caller: &Caller, consent: &ConsentRequest) -> ServiceResult<()> {
+    /// Returns the id the page's form carries. A later request for the same
+    /// client is another pending request; it never replaces this one.
+    pub async fn show_consent(&self, caller: &Caller, consent: &mut ConsentRequest) -> ServiceResult<RequestId> {
         let (_, session) = caller.session_user()?;
+        consent.request.id = request_id(session, &consent.request);
         self.store.put_pending_request(session, &consent.request).await?;
-        Ok(())
+        Ok(consent.request.id)
     }
 
-    /// The seeds' create-code: approves the session's pending request (the
-    /// one for `client_id`, or the only one) and creates its code.
-    pub async fn create_code(&self, caller: &Caller, client_id: Option<&str>) -> ServiceResult<IssuedCode> {
+    /// The seeds' create-code: approves one of the session's pending
+    /// requests and creates its code. The consent page names the request
+    /// it showed; a caller that names none (Tachi's own web client posts no
+    /// body) approves the only one pending (for `clientID`, if given), and
+    /// is refused when several are: which one the user saw is then unknown.
+    pub async fn create_code(&self, caller: &Caller, which: Approve<'_>) -> ServiceResult<IssuedCode> {
         let (user, session) = caller.session_user()?;
         let newer_than = now_ms() - self.code_lifetime_ms();
-        let client_id = match client_id {
-            Some(id) => id.to_owned(),
-            None => self.only_pending_client(session, newer_than).await?,
-        };
+        let id = self.pending_request(session, which, newer_than).await?;
         let code = PlainSecret::generate(SecretKind::AuthCode);
         let created_on = now_ms();
         let expires_at = created_on + self.code_lifetime_ms();
-        let approved = if is_well_formed_id(&client_id) {
-            self.store
-                .approve_pending_request(
-                    session,
-                    &client_id,
-                    newer_than,
-                    NewAuthCode { code_hash: code.hash(), user_id: user.id, created_at: created_on, expires_at },
-                )
-                .await?
-        } else {
-            None
-        };
-        let Some(request) = approved else {
-            return Err(ServiceError::Invalid(format!(
-                "there is no pending authorization request for client '{client_id}' in this session: \
-                 open /oauth/request-auth?clientID={client_id} first"
-            )));
+        let new_code = NewAuthCode { code_hash: code.hash(), user_id: user.id, created_at: created_on, expires_at };
+        let Some(request) = self.store.approve_pending_request(session, id, newer_than, new_code).await? else {
+            return Err(ServiceError::Invalid(
+                "there is no pending authorization request by this id in this session (it was answered, or \
+                 has expired): open the application's sign-in link again"
+                    .into(),
+            ));
         };
         Ok(IssuedCode { code, user_id: user.id, created_on, request })
     }
 
-    async fn only_pending_client(&self, session: &SecretHash, newer_than: i64) -> ServiceResult<String> {
-        let mut pending = self.store.pending_client_ids(session, newer_than, 2).await?;
+    async fn pending_request(
+        &self,
+        session: &SecretHash,
+        which: Approve<'_>,
+        newer_than: i64,
+    ) -> ServiceResult<RequestId> {
+        let client_id = match which {
+            Approve::Shown(id) => return Ok(id),
+            Approve::Only { client_id } => client_id,
+        };
+        let for_client = |id: &str| format!(" for client '{id}'");
+        let named = client_id.map(for_client).unwrap_or_default();
+        if client_id.is_some_and(|id| !is_well_formed_id(id)) {
+            return Err(ServiceError::Invalid(format!(
+                "there is no pending authorization request{named} in this session"
+            )));
+        }
+        let mut pending = self.store.pending_request_ids(session, client_id, newer_than, 2).await?;
         match pending.len() {
             1 => Ok(pending.remove(0)),
-            0 => Err(ServiceError::Invalid(
-                "there is no pending authorization request in this session: this route approves the request \
+            0 => Err(ServiceError::Invalid(format!(
+                "there is no pending authorization request{named} in this session: this route approves the request \
                  shown by the consent page (/oauth/request-auth?clientID=...) and is not meant to be called by external code"
-                    .into(),
-            )),
-            _ => Err(ServiceError::Invalid(
-                "several authorization requests are pending in this session: name the one to approve with clientID".into(),
-            )),
+            ))),
+            _ => Err(ServiceError::Invalid(format!(
+                "several authorization requests{named} are pending in this session: {}the approval must come \
+                 from the consent page that shows the one to approve",
+                if client_id.is_none() { "name its client with clientID, or " } else { "" }
+            ))),
         }
     }
 
     /// The user said no: the pending request is forgotten, no code exists.
-    pub async fn decline(&self, caller: &Caller, client_id: &str) -> ServiceResult<Option<PendingRequest>> {
+    pub async fn decline(&self, caller: &Caller, which: Approve<'_>) -> ServiceResult<Option<PendingRequest>> {
         let (_, session) = caller.session_user()?;
-        if !is_well_formed_id(client_id) {
-            return Ok(None);
-        }
-        Ok(self.store.drop_pending_request(session, client_id).await?)
+        let newer_than = now_ms() - self.code_lifetime_ms();
+        let id = match self.pending_request(session, which, newer_than).await {
+            Ok(id) => id,
+            // Nothing to decline: nothing is sent anywhere either.
+            Err(ServiceError::Invalid(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(self.store.drop_pending_request(session, id).await?)
     }
 
     /// Authenticates a client by id and secret. Unknown clients are compared
-    /// against a dummy hash so both failures cost the same; failures are
-    /// counted per client and per address to stop secret guessing.
+    /// against a dummy hash so both failures cost the same.
+    ///
+    /// A right secret is never refused: client ids are public, so a limit
+    /// per client would let anyone lock an integration out, and a 160-bit
+    /// secret cannot be guessed anyway. Failures are limited per address,
+    /// counted in the same step as the check.
     pub async fn authenticate_client(
         &self,
         creds: &ClientCredentials,
         ip: &str,
     ) -> Result<ClientRecord, ExchangeError> {
-        let limited = ExchangeError::RateLimited;
-        self.limits.client_auth.check(&creds.client_id).map_err(limited)?;
-        self.limits.client_auth_ip.check(ip).map_err(limited)?;
         let client =
             if is_well_formed_id(&creds.client_id) { self.store.client_by_id(&creds.client_id).await? } else { None };
         let stored = client.as_ref().map_or(SecretHash::dummy(), |c| c.secret_hash);
@@ -303,8 +324,8 @@ impl Service {
         match client {
             Some(c) if secret_ok => Ok(c),
             found => {
-                self.limits.client_auth.record(&creds.client_id);
-                self.limits.client_auth_ip.record(ip);
+                let key = LimitKey::of(&["client auth", ip]);
+                self.limits.client_auth_ip.acquire(key, Instant::now()).map_err(ExchangeError::RateLimited)?;
                 Err(if found.is_some() { ExchangeError::WrongSecret } else { ExchangeError::UnknownClient })
             }
         }
@@ -369,6 +390,39 @@ impl Service {
             Redemption::Invalid => Err(ExchangeError::InvalidCode),
         }
     }
+}
+
+/// Which pending request an approval is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Approve<'a> {
+    /// The one a consent page showed (its form carries the id).
+    Shown(RequestId),
+    /// The only one pending in the session (for this client, if named).
+    Only { client_id: Option<&'a str> },
+}
+
+/// A pending request's id: a hash of the session and everything the page
+/// shows, so the same request shown twice is one row, and a request that
+/// differs in anything (scope, state, PKCE challenge) is another.
+fn request_id(session: &SecretHash, r: &PendingRequest) -> RequestId {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    part(session.as_bytes());
+    part(r.client_id.as_bytes());
+    part(r.redirect_uri.as_bytes());
+    part(&r.permissions.bits().to_le_bytes());
+    for optional in [&r.state, &r.code_challenge, &r.context] {
+        match optional {
+            Some(v) => part(v.as_bytes()),
+            None => part(&[0xff]),
+        }
+    }
+    part(&[u8::from(r.standard)]);
+    RequestId::from_bytes(&h.finalize()).expect("SHA-256 is 32 bytes")
 }
 
 /// Why a live code cannot be redeemed by this request, if it cannot.

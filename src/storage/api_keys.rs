@@ -96,6 +96,27 @@ impl Store {
         Ok(k.into_record())
     }
 
+    /// Inserts a key a user made by hand unless they already hold `cap` such
+    /// keys (`None`: not inserted). The owner's row is locked first (a no-op
+    /// UPDATE), so concurrent requests, on any instances, count one after
+    /// the other and never pass the cap together.
+    pub async fn insert_personal_key_capped(&self, k: NewApiKey, cap: i64) -> StoreResult<Option<ApiKeyRecord>> {
+        let inserted = on_writer!(self, db => {
+            let mut tx = super::begin(db).await?;
+            sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(k.user_id).execute(&mut *tx).await?;
+            let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND client_id IS NULL")
+                .bind(k.user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if held < cap {
+                insert_key_query!(k).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+            Ok::<_, super::StoreError>(held < cap)
+        })?;
+        Ok(inserted.then(|| k.into_record()))
+    }
+
     /// Issues a client's key to a user and revokes that user's earlier keys
     /// for the same client, in one transaction (the Client File Flow: keys are
     /// stored hashed, so a "current key" cannot be shown again, only replaced).

@@ -98,6 +98,12 @@ impl Store {
         Ok(client)
     }
 
+    /// The names of the operator's built-in clients.
+    pub async fn builtin_client_names(&self) -> StoreResult<Vec<String>> {
+        let sql = "SELECT name FROM clients WHERE author_id IS NULL";
+        on_pool!(self, p => Ok(sqlx::query_scalar(sql).fetch_all(p).await?))
+    }
+
     pub async fn clients_by_author(&self, author_id: i64) -> StoreResult<Vec<ClientRecord>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE author_id = $1 ORDER BY created_at, client_id");
         on_pool!(self, p => Ok(sqlx::query_as::<_, ClientRow>(&sql)

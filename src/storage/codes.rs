@@ -9,8 +9,8 @@ use super::records::{
     PENDING_WIDTH, PendingRow, bind_new_code, bind_pending,
 };
 use super::{
-    ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, Store, StoreError, StoreResult, on_pool,
-    on_writer, write_transaction,
+    ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, RequestId, Store, StoreError, StoreResult,
+    on_pool, on_writer, write_transaction,
 };
 use crate::domain::SecretHash;
 
@@ -41,7 +41,8 @@ static PUT_ONE_PENDING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|
 });
 
 impl Store {
-    /// Records (or replaces) the request a session's consent screen shows.
+    /// Records the request a session's consent screen shows (or, shown
+    /// again, makes it younger).
     /// Requests shown at the same moment are written by one statement (see
     /// `group_commit`).
     pub async fn put_pending_request(&self, session: &SecretHash, request: &PendingRequest) -> StoreResult<()> {
@@ -61,34 +62,39 @@ impl Store {
         })
     }
 
-    /// The clients a session has live pending requests for (at most `limit`).
-    pub async fn pending_client_ids(
+    /// The ids of a session's live pending requests (for `client_id`, if
+    /// given), newest first, at most `limit`.
+    pub async fn pending_request_ids(
         &self,
         session: &SecretHash,
+        client_id: Option<&str>,
         newer_than: i64,
         limit: i64,
-    ) -> StoreResult<Vec<String>> {
-        let sql = "SELECT client_id FROM auth_requests WHERE session_hash = $1 AND created_at > $2 \
-                   ORDER BY created_at DESC LIMIT $3";
-        on_pool!(self, p => Ok(sqlx::query_scalar(sql)
+    ) -> StoreResult<Vec<RequestId>> {
+        let sql = "SELECT request_id FROM auth_requests WHERE session_hash = $1 AND created_at > $2 \
+                   AND ($3 IS NULL OR client_id = $3) ORDER BY created_at DESC LIMIT $4";
+        let ids: Vec<Vec<u8>> = on_pool!(self, p => sqlx::query_scalar(sql)
             .bind(session.as_bytes())
             .bind(newer_than)
+            .bind(client_id)
             .bind(limit)
             .fetch_all(p)
-            .await?))
+            .await?);
+        Ok(ids.iter().filter_map(|id| RequestId::from_bytes(id)).collect())
     }
 
     /// Removes a pending request without answering it (the user declined).
     pub async fn drop_pending_request(
         &self,
         session: &SecretHash,
-        client_id: &str,
+        id: RequestId,
     ) -> StoreResult<Option<PendingRequest>> {
-        let sql =
-            format!("DELETE FROM auth_requests WHERE session_hash = $1 AND client_id = $2 RETURNING {PENDING_COLUMNS}");
+        let sql = format!(
+            "DELETE FROM auth_requests WHERE request_id = $1 AND session_hash = $2 RETURNING {PENDING_COLUMNS}"
+        );
         on_writer!(self, db => Ok(sqlx::query_as::<_, PendingRow>(&sql)
+            .bind(id.as_bytes())
             .bind(session.as_bytes())
-            .bind(client_id)
             .fetch_optional(&mut *db)
             .await?
             .map(Into::into)))
@@ -101,14 +107,14 @@ impl Store {
     pub async fn approve_pending_request(
         &self,
         session: &SecretHash,
-        client_id: &str,
+        id: RequestId,
         newer_than: i64,
         code: NewAuthCode,
     ) -> StoreResult<Option<PendingRequest>> {
-        let job = |reply| Approval { session: *session, client_id: client_id.to_owned(), newer_than, code, reply };
+        let job = |reply| Approval { session: *session, id, newer_than, code, reply };
         match group_commit::submit(self.approver.as_ref(), job).await {
             Some(approved) => approved,
-            None => self.approve_pending_request_alone(session, client_id, newer_than, &code).await,
+            None => self.approve_pending_request_alone(session, id, newer_than, &code).await,
         }
     }
 
@@ -116,7 +122,7 @@ impl Store {
     pub(super) async fn approve_pending_request_alone(
         &self,
         session: &SecretHash,
-        client_id: &str,
+        id: RequestId,
         newer_than: i64,
         code: &NewAuthCode,
     ) -> StoreResult<Option<PendingRequest>> {
@@ -125,7 +131,7 @@ impl Store {
         let sqlite = matches!(self.pool, super::Pool::Sqlite(..));
         let (open, close) = if sqlite { ("BEGIN IMMEDIATE; ", "; COMMIT") } else { ("", "") };
         let take = format!(
-            "{open}DELETE FROM auth_requests WHERE session_hash = $1 AND client_id = $2 AND created_at > $3 RETURNING {PENDING_COLUMNS}"
+            "{open}DELETE FROM auth_requests WHERE request_id = $1 AND session_hash = $2 AND created_at > $3 RETURNING {PENDING_COLUMNS}"
         );
         let mut insert = String::from(AUTH_CODE_INSERT);
         super::push_placeholders(&mut insert, super::Params::From(1), 1, AUTH_CODE_WIDTH);
@@ -133,12 +139,12 @@ impl Store {
         // `None` (nothing taken) ends before the COMMIT: rolled back.
         write_transaction!(self, committed: |o: &StoreResult<Option<_>>| matches!(o, Ok(Some(_))), db => {
             let taken = sqlx::query_as::<_, PendingRow>(&take)
+                .bind(id.as_bytes())
                 .bind(session.as_bytes())
-                .bind(client_id)
                 .bind(newer_than)
                 .fetch_all(&mut *db)
                 .await?;
-            // (session, client) is the table's primary key: one row at most.
+            // The id is the table's primary key: one row at most.
             match taken.into_iter().next().map(PendingRequest::from) {
                 None => Ok::<_, StoreError>(None),
                 Some(request) => {
@@ -285,7 +291,8 @@ mod tests {
             created_at: 1,
         };
         for attempt in 0..2 {
-            let taken = store.approve_pending_request_alone(&session, "CI1", 0, &code).await;
+            let id = RequestId::from_bytes(&[9; 32]).unwrap();
+            let taken = store.approve_pending_request_alone(&session, id, 0, &code).await;
             assert!(matches!(taken, Ok(None)), "attempt {attempt}: {:?}", taken.err());
         }
     }

@@ -65,16 +65,22 @@ pub(super) fn start<J: Batched>(store: Store) -> mpsc::Sender<J> {
 #[cfg(test)]
 mod tests {
     use crate::domain::{PermissionSet, SecretHash};
-    use crate::storage::{ClientRecord, NewAuthCode, NewUser, PendingRequest, Store};
+    use crate::storage::{ClientRecord, NewAuthCode, NewUser, PendingRequest, RequestId, Store};
 
     /// A store on a fresh SQLite file, with one user, one session and one client.
     async fn store_with_a_session() -> (tempfile::TempDir, Store, SecretHash, i64) {
         let (dir, store) = Store::sqlite_for_tests().await;
-        let user =
-            NewUser { username: "p", username_key: "p", email: "p@example.com", password_hash: "x", created_at: 0 };
+        let user = NewUser {
+            username: "p",
+            username_key: "p",
+            username_skeleton: "p",
+            email: "p@example.com",
+            password_hash: "x",
+            created_at: 0,
+        };
         let user_id = store.insert_user(&user).await.unwrap();
         let session = SecretHash::from_bytes(&[1; 32]).unwrap();
-        store.insert_session(&session, user_id, 0, i64::MAX).await.unwrap();
+        store.insert_session(&session, user_id, 0, i64::MAX, 10).await.unwrap();
         let client = ClientRecord {
             client_id: "CI1".into(),
             secret_hash: SecretHash::from_bytes(&[2; 32]).unwrap(),
@@ -92,8 +98,9 @@ mod tests {
         (dir, store, session, user_id)
     }
 
-    fn request(state: &str) -> PendingRequest {
+    fn request(id: u8, state: &str) -> PendingRequest {
         PendingRequest {
+            id: RequestId::from_bytes(&[id; 32]).unwrap(),
             client_id: "CI1".into(),
             redirect_uri: "https://example.com/cb".into(),
             permissions: PermissionSet::from_bits(1),
@@ -105,16 +112,16 @@ mod tests {
         }
     }
 
-    /// Two writes for the same session and client that land in one batch (on
-    /// this single-threaded runtime both are queued before the batch task
-    /// runs) keep the one-by-one meaning: the later request replaces the
-    /// earlier, and of two approvals exactly one takes it.
+    /// Two requests of the same session and client that land in one batch
+    /// (on this single-threaded runtime both are queued before the batch
+    /// task runs) are two pending requests; each approval takes the one it
+    /// names, and of two approvals of one request exactly one takes it.
     #[tokio::test]
-    async fn in_one_batch_the_later_request_wins_and_one_approval_takes_it() {
+    async fn in_one_batch_each_request_is_kept_and_one_approval_takes_each() {
         let (_dir, store, session, user_id) = store_with_a_session().await;
-        let (earlier, later) = (request("first"), request("second"));
+        let (narrow, broad) = (request(1, "first"), request(2, "second"));
         let (first, second) =
-            tokio::join!(store.put_pending_request(&session, &earlier), store.put_pending_request(&session, &later));
+            tokio::join!(store.put_pending_request(&session, &narrow), store.put_pending_request(&session, &broad));
         first.unwrap();
         second.unwrap();
         let code = |n: u8| NewAuthCode {
@@ -124,13 +131,15 @@ mod tests {
             expires_at: i64::MAX,
         };
         let (a, b) = tokio::join!(
-            store.approve_pending_request(&session, "CI1", 0, code(3)),
-            store.approve_pending_request(&session, "CI1", 0, code(4)),
+            store.approve_pending_request(&session, narrow.id, 0, code(3)),
+            store.approve_pending_request(&session, narrow.id, 0, code(4)),
         );
         let taken: Vec<PendingRequest> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
         assert_eq!(taken.len(), 1, "a request approves one code");
-        assert_eq!(taken[0].state.as_deref(), Some("second"));
-        let again = store.approve_pending_request(&session, "CI1", 0, code(5)).await.unwrap();
+        assert_eq!(taken[0].state.as_deref(), Some("first"), "the approval takes the request it names");
+        let again = store.approve_pending_request(&session, narrow.id, 0, code(5)).await.unwrap();
         assert!(again.is_none(), "and then it is gone");
+        let other = store.approve_pending_request(&session, broad.id, 0, code(6)).await.unwrap();
+        assert_eq!(other.and_then(|r| r.state).as_deref(), Some("second"), "the other request is still pending");
     }
 }

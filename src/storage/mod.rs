@@ -413,8 +413,14 @@ mod tests {
     #[tokio::test]
     async fn droppable_work_may_write_single_statements() {
         let (_dir, store) = Store::sqlite_for_tests().await;
-        let user =
-            NewUser { username: "p", username_key: "p", email: "p@example.com", password_hash: "x", created_at: 0 };
+        let user = NewUser {
+            username: "p",
+            username_key: "p",
+            username_skeleton: "p",
+            email: "p@example.com",
+            password_hash: "x",
+            created_at: 0,
+        };
         let id = droppable(store.insert_user(&user)).await.unwrap();
         assert_eq!(store.username(id).await.unwrap().as_deref(), Some("p"));
     }

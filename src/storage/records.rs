@@ -53,6 +53,8 @@ pub(super) const USER_COLUMNS: &str =
 pub struct NewUser<'a> {
     pub username: &'a str,
     pub username_key: &'a str,
+    /// `domain::user::username_skeleton` of the name.
+    pub username_skeleton: &'a str,
     pub email: &'a str,
     pub password_hash: &'a str,
     pub created_at: i64,
@@ -159,10 +161,44 @@ pub struct ClientChanges {
     pub require_pkce: Option<bool>,
 }
 
+/// Which pending request a consent page showed: its form posts it back, so
+/// approving approves exactly that request. Derived from the session and
+/// the request (see `PendingRequest::id_in`): showing the same request again
+/// names the same row instead of adding one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId([u8; 32]);
+
+impl RequestId {
+    pub fn from_bytes(bytes: &[u8]) -> Option<RequestId> {
+        bytes.try_into().ok().map(RequestId)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// 64 lowercase hex digits, as the consent form carries it.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn parse(hex: &str) -> Option<RequestId> {
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut id = [0; 32];
+        for (i, byte) in id.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(RequestId(id))
+    }
+}
+
 /// An authorization request the consent screen showed and the user has not
 /// answered yet.
 #[derive(Debug, Clone)]
 pub struct PendingRequest {
+    pub id: RequestId,
     pub client_id: String,
     pub redirect_uri: String,
     pub permissions: PermissionSet,
@@ -176,6 +212,7 @@ pub struct PendingRequest {
 
 #[derive(FromRow)]
 pub(super) struct PendingRow {
+    request_id: Vec<u8>,
     client_id: String,
     redirect_uri: String,
     permissions: i64,
@@ -189,6 +226,8 @@ pub(super) struct PendingRow {
 impl From<PendingRow> for PendingRequest {
     fn from(r: PendingRow) -> Self {
         PendingRequest {
+            // Written from a `RequestId` (32 bytes) or by migration 0008 (32 random bytes).
+            id: RequestId::from_bytes(&r.request_id).unwrap_or(RequestId([0; 32])),
             client_id: r.client_id,
             redirect_uri: r.redirect_uri,
             permissions: PermissionSet::from_bits(r.permissions),
@@ -227,23 +266,21 @@ macro_rules! bind_new_key {
 pub(super) use bind_new_key;
 
 pub(super) const PENDING_COLUMNS: &str =
-    "client_id, redirect_uri, permissions, state, code_challenge, context, standard, created_at";
+    "request_id, client_id, redirect_uri, permissions, state, code_challenge, context, standard, created_at";
 
 /// Recording a pending request, `INSERT INTO auth_requests (…) VALUES`, then
-/// the rows, then [`PENDING_UPSERT`]: a session's newer request for a client
-/// replaces the one it had. Bound by [`bind_pending`].
-pub(super) const PENDING_INSERT: &str = "INSERT INTO auth_requests (session_hash, client_id, redirect_uri, \
-     permissions, state, code_challenge, context, standard, created_at) VALUES ";
-pub(super) const PENDING_WIDTH: usize = 9;
-pub(super) const PENDING_UPSERT: &str = " ON CONFLICT (session_hash, client_id) DO UPDATE SET \
-     redirect_uri = excluded.redirect_uri, permissions = excluded.permissions, state = excluded.state, \
-     code_challenge = excluded.code_challenge, context = excluded.context, standard = excluded.standard, \
-     created_at = excluded.created_at";
+/// the rows, then [`PENDING_UPSERT`]: the same request shown again (same id)
+/// is only made younger. Bound by [`bind_pending`].
+pub(super) const PENDING_INSERT: &str = "INSERT INTO auth_requests (request_id, session_hash, client_id, \
+     redirect_uri, permissions, state, code_challenge, context, standard, created_at) VALUES ";
+pub(super) const PENDING_WIDTH: usize = 10;
+pub(super) const PENDING_UPSERT: &str = " ON CONFLICT (request_id) DO UPDATE SET created_at = excluded.created_at";
 
 /// Binds one row of [`PENDING_INSERT`]: a session's hash and its request.
 macro_rules! bind_pending {
     ($q:expr, $session:expr, $r:expr) => {
-        $q.bind($session.as_bytes())
+        $q.bind($r.id.as_bytes())
+            .bind($session.as_bytes())
             .bind($r.client_id.as_str())
             .bind($r.redirect_uri.as_str())
             .bind($r.permissions.bits())

@@ -5,18 +5,33 @@ use super::{SessionUser, Store, StoreError, StoreResult, on_pool, on_writer};
 use crate::domain::SecretHash;
 
 impl Store {
-    pub async fn insert_session(&self, id: &SecretHash, user_id: i64, now: i64, expires_at: i64) -> StoreResult<()> {
-        let sql = "INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
-        on_writer!(self, db => {
-            sqlx::query(sql)
+    /// Opens a session, and ends the user's oldest ones beyond the newest `keep`.
+    pub async fn insert_session(
+        &self,
+        id: &SecretHash,
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+        keep: i64,
+    ) -> StoreResult<()> {
+        let insert = "INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
+        let evict = "DELETE FROM sessions WHERE user_id = $1 AND created_at < \
+                     (SELECT created_at FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1 OFFSET $2)";
+        let evicted = on_writer!(self, db => {
+            sqlx::query(insert)
                 .bind(id.as_bytes())
                 .bind(user_id)
                 .bind(now)
                 .bind(expires_at)
                 .execute(&mut *db)
                 .await?;
-            Ok(())
-        })
+            let evicted = sqlx::query(evict).bind(user_id).bind(keep - 1).execute(&mut *db).await?;
+            Ok::<_, StoreError>(evicted.rows_affected())
+        })?;
+        if evicted > 0 {
+            self.credentials_changed();
+        }
+        Ok(())
     }
 
     /// The user behind a live session: served from the credential cache when

@@ -6,11 +6,12 @@ use super::{NewUser, Store, StoreResult, UserRecord, on_pool, on_writer};
 impl Store {
     /// Inserts a user; `StoreError::Conflict` when the username is taken.
     pub async fn insert_user(&self, u: &NewUser<'_>) -> StoreResult<i64> {
-        let sql = "INSERT INTO users (username, username_key, email, password_hash, created_at) \
-                   VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let sql = "INSERT INTO users (username, username_key, username_skeleton, email, password_hash, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
         on_writer!(self, db => Ok(sqlx::query_scalar(sql)
             .bind(u.username)
             .bind(u.username_key)
+            .bind(u.username_skeleton)
             .bind(u.email)
             .bind(u.password_hash)
             .bind(u.created_at)
@@ -43,6 +44,17 @@ impl Store {
     pub async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1");
         on_pool!(self, p => Ok(sqlx::query_as::<_, UserRow>(&sql).bind(key).fetch_optional(p).await?.map(Into::into)))
+    }
+
+    /// A user whose name is `key` or looks like it (`skeleton`).
+    pub async fn user_by_username_skeleton(&self, key: &str, skeleton: &str) -> StoreResult<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1 OR username_skeleton = $2 LIMIT 1");
+        on_pool!(self, p => Ok(sqlx::query_as::<_, UserRow>(&sql)
+            .bind(key)
+            .bind(skeleton)
+            .fetch_optional(p)
+            .await?
+            .map(Into::into)))
     }
 
     /// Updates the profile fields given; returns the user after the change.

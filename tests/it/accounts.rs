@@ -220,7 +220,7 @@ async fn a_banned_user_is_refused_with_403_by_session_key_and_login() {
 
 #[tokio::test]
 async fn simultaneous_registrations_of_one_name_make_one_account() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|a| a.logins_in_flight_per_ip = 100).await;
     let attempts = ["Racer", "racer", "RACER", "Racer", "rAcEr"]
         .map(|name| server.anonymous().post(server.api("/auth/register")).json(&registration(name)).send());
     let mut created = 0;

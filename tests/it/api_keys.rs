@@ -221,7 +221,7 @@ async fn a_bearer_key_cannot_manage_keys() {
 /// is still every key once, oldest first, and its description counts them.
 #[tokio::test]
 async fn a_long_list_holds_every_key_once_in_order() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|a| a.personal_key_cap = 2000).await;
     let user = server.register("playerB").await;
     let mut issued = std::collections::HashSet::new();
     for chunk in 0..11 {

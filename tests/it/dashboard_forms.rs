@@ -70,7 +70,7 @@ async fn page(user: &User, path: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn the_dashboard_shows_keys_a_screen_at_a_time() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|a| a.personal_key_cap = 1000).await;
     let user = server.register("player").await;
     let made = futures::future::join_all(
         (0..150).map(|i| user.request_key(json!({ "permissions": ["submit_score"], "identifier": format!("k{i}") }))),

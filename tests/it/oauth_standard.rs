@@ -31,8 +31,14 @@ pub(crate) fn browser() -> Client {
 
 /// The value of the hidden `csrf` input of a page's form.
 pub(crate) fn form_csrf(html: &str) -> String {
-    let at = html.find(r#"name="csrf" value=""#).expect("the page has a CSRF field");
-    let rest = &html[at + r#"name="csrf" value=""#.len()..];
+    form_field(html, "csrf")
+}
+
+/// The value of a hidden input of a page's form.
+pub(crate) fn form_field(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let at = html.find(&marker).unwrap_or_else(|| panic!("the page has a {name} field"));
+    let rest = &html[at + marker.len()..];
     rest[..rest.find('"').unwrap()].to_owned()
 }
 
@@ -87,8 +93,16 @@ pub(crate) async fn approve_in_browser(
     authorize_url: &str,
     client_id: &str,
 ) -> url::Url {
-    let csrf = open_consent(http, authorize_url).await;
-    let res = answer_consent(server, http, &csrf, client_id, "approve").await;
+    let res = http.get(authorize_url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the consent page is shown for {authorize_url}");
+    let page = res.text().await.unwrap();
+    let (csrf, request) = (form_csrf(&page), form_field(&page, "request"));
+    let res = http
+        .post(server.url("/oauth/consent"))
+        .form(&[("csrf", csrf.as_str()), ("client_id", client_id), ("request", &request), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     location(&res)
 }

@@ -14,8 +14,8 @@ use crate::service::accounts::{Credentials, NewSession, Registration};
 
 /// Login CSRF: a cross-site page must not be able to log a visitor into an
 /// account of the attacker's choosing.
-fn refuse_cross_site(headers: &HeaderMap) -> Result<(), ApiError> {
-    if is_cross_site(headers) {
+fn refuse_cross_site(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if is_cross_site(headers, state.web.https) {
         return Err(ServiceError::Forbidden("cross-site login and registration requests are refused".into()).into());
     }
     Ok(())
@@ -35,7 +35,7 @@ pub async fn register(
     headers: HeaderMap,
     ApiJson(r): ApiJson<Registration>,
 ) -> Result<Response, ApiError> {
-    refuse_cross_site(&headers)?;
+    refuse_cross_site(&state, &headers)?;
     let session = state.svc.register(r, &ip).await?;
     let body = ApiOk(format!("Registered {} and logged in.", session.user.username), UserView::from(&session.user));
     Ok(with_cookie(&state, &session, body))
@@ -47,7 +47,7 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(c): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    refuse_cross_site(&headers)?;
+    refuse_cross_site(&state, &headers)?;
     let session = state.svc.login(c, &ip).await?;
     let body = ApiOk(format!("Logged in as {}.", session.user.username), json!({ "userID": session.user.id }));
     Ok(with_cookie(&state, &session, body))

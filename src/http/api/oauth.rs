@@ -11,7 +11,7 @@ use super::views::IssuedKeyDocument;
 use crate::http::AppState;
 use crate::http::envelope::{ApiError, ApiOk, ApiResult};
 use crate::http::extract::{Auth, ClientIp};
-use crate::service::oauth::{ClientCredentials, ExchangeError, TokenRequest};
+use crate::service::oauth::{Approve, ClientCredentials, ExchangeError, TokenRequest};
 
 /// A body in JSON or `application/x-www-form-urlencoded`, as the token
 /// endpoint takes either.
@@ -62,7 +62,8 @@ pub async fn create_code(
         Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => CreateCodeBody::default(),
         Err(e) => return Err(e.into()),
     };
-    let issued = state.svc.create_code(&caller, body.client_id.as_deref()).await?;
+    let which = Approve::Only { client_id: body.client_id.as_deref() };
+    let issued = state.svc.create_code(&caller, which).await?;
     Ok(ApiOk(
         "Created an authorization code. It is valid once, for the client you approved, for a limited time.".into(),
         CodeDocument { code: issued.code.expose().to_owned(), user_id: issued.user_id, created_on: issued.created_on },

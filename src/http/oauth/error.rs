@@ -87,8 +87,8 @@ impl From<ServiceError> for OAuthError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::RateLimited { retry_after_secs } => OAuthError::rate_limited(retry_after_secs),
-            ServiceError::Unavailable => OAuthError {
-                retry_after: Some(1),
+            ServiceError::Unavailable | ServiceError::Busy => OAuthError {
+                retry_after: e.retry_after_secs(),
                 ..OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", e.to_string())
             },
             ServiceError::Internal => OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()),

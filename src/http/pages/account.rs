@@ -82,7 +82,7 @@ fn status_of(e: &ServiceError) -> StatusCode {
         ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
         ServiceError::Conflict(_) => StatusCode::CONFLICT,
-        ServiceError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Unavailable | ServiceError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     }
 }
@@ -119,7 +119,7 @@ pub async fn login(
 ) -> PageResult {
     let Form(f) = form?;
     let (csrf, cookie) = prelogin(&state, &jar);
-    check_form(&headers, &csrf, &f.csrf)?;
+    check_form(&state, &headers, &csrf, &f.csrf)?;
     let next = safe_next(f.next.as_deref().unwrap_or("/"));
     match state.svc.login(Credentials { username: f.username.clone(), password: f.password }, &ip).await {
         Ok(session) => Ok(logged_in(&state, &session, &next)),
@@ -133,8 +133,8 @@ pub async fn login(
                 error: Some(e.to_string()),
             };
             let mut res = with_status(with_cookie(render(&page), cookie), status);
-            if let ServiceError::RateLimited { retry_after_secs } = e {
-                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            if let Some(secs) = e.retry_after_secs() {
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             Ok(res)
         }
@@ -167,7 +167,7 @@ pub async fn register(
 ) -> PageResult {
     let Form(f) = form?;
     let (csrf, cookie) = prelogin(&state, &jar);
-    check_form(&headers, &csrf, &f.csrf)?;
+    check_form(&state, &headers, &csrf, &f.csrf)?;
     let next = safe_next(f.next.as_deref().unwrap_or("/"));
     let r = Registration { username: f.username.clone(), password: f.password, email: f.email.clone() };
     match state.svc.register(r, &ip).await {
@@ -209,7 +209,7 @@ pub async fn logout(
         Err(PageError::Login { .. }) => return Ok(Redirect::to("/login").into_response()),
         Err(e) => return Err(e),
     };
-    check_form(&headers, &user.csrf, &f.csrf)?;
+    check_form(&state, &headers, &user.csrf, &f.csrf)?;
     state.svc.logout(&user.caller).await?;
     Ok(with_cookie(Redirect::to("/login").into_response(), Some(state.web.session_clear_cookie())))
 }

@@ -13,7 +13,7 @@ use url::Url;
 
 use super::{PageError, PageResult, check_form, initial, page_user, permission_lines, render};
 use crate::http::AppState;
-use crate::service::oauth::{AuthorizationParams, AuthorizeError};
+use crate::service::oauth::{Approve, AuthorizationParams, AuthorizeError, RequestId};
 
 /// The parameters of both consent links: the seeds' `/oauth/request-auth`
 /// (`clientID`, `context`) and RFC 6749's `/oauth/authorize` (`client_id`,
@@ -53,9 +53,12 @@ struct ConsentPage<'a> {
     username: &'a str,
     csrf: &'a str,
     client_id: &'a str,
+    request_id: String,
     client_name: &'a str,
     initial: String,
     author: &'a str,
+    /// The operator's own client (configured, not made by a user).
+    builtin: bool,
     permissions: Vec<(&'static str, &'static str)>,
     redirect_host: String,
 }
@@ -98,13 +101,13 @@ pub async fn authorize(
 async fn consent(state: &AppState, jar: &CookieJar, here: &str, params: AuthorizationParams) -> PageResult {
     let standard = params.standard;
     let checked = state.svc.check_authorization(params).await.map_err(|e| authorize_error(e, standard, state));
-    let consent = match checked {
+    let mut consent = match checked {
         Ok(c) => c,
         Err(Ok(redirect)) => return Ok(redirect),
         Err(Err(page)) => return Err(page),
     };
     let user = page_user(state, jar, here).await?;
-    state.svc.show_consent(&user.caller, &consent).await?;
+    let request_id = state.svc.show_consent(&user.caller, &mut consent).await?;
     let redirect_host = Url::parse(&consent.request.redirect_uri)
         .ok()
         .and_then(|u| {
@@ -120,9 +123,11 @@ async fn consent(state: &AppState, jar: &CookieJar, here: &str, params: Authoriz
         username: &user.user.username,
         csrf: &user.csrf,
         client_id: &consent.client.client_id,
+        request_id: request_id.to_hex(),
         client_name: &consent.client.name,
         initial: initial(&consent.client.name),
         author: &consent.author_name,
+        builtin: consent.client.author_id.is_none(),
         permissions: permission_lines(consent.request.permissions.iter()),
         redirect_host,
     }))
@@ -170,6 +175,9 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
 pub struct ConsentForm {
     csrf: String,
     client_id: String,
+    /// The pending request the page showed. A page rendered before requests
+    /// had ids has none: then the only one pending for `client_id` is meant.
+    request: Option<String>,
     decision: String,
 }
 
@@ -181,10 +189,16 @@ pub async fn answer(
 ) -> PageResult {
     let Form(f) = form?;
     let user = page_user(&state, &jar, "/").await?;
-    check_form(&headers, &user.csrf, &f.csrf)?;
+    check_form(&state, &headers, &user.csrf, &f.csrf)?;
+    let which = match f.request.as_deref().filter(|r| !r.is_empty()) {
+        Some(id) => Approve::Shown(
+            RequestId::parse(id).ok_or_else(|| PageError::bad_request("the form names no valid request"))?,
+        ),
+        None => Approve::Only { client_id: Some(&f.client_id) },
+    };
     match f.decision.as_str() {
         "approve" => {
-            let issued = state.svc.create_code(&user.caller, Some(&f.client_id)).await?;
+            let issued = state.svc.create_code(&user.caller, which).await?;
             let r = &issued.request;
             let issuer = state.web.issuer();
             let mut pairs = vec![("code", issued.code.expose())];
@@ -199,7 +213,7 @@ pub async fn answer(
             }
             Ok(redirect_with(&r.redirect_uri, &pairs))
         }
-        "decline" => match state.svc.decline(&user.caller, &f.client_id).await? {
+        "decline" => match state.svc.decline(&user.caller, which).await? {
             // The standard flow tells the client (RFC 6749 §4.1.2.1); the
             // seeds' flow sends nothing to the client's server.
             Some(r) if r.standard => {

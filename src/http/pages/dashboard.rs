@@ -268,7 +268,7 @@ pub struct ClientForm {
 
 async fn form_user(state: &AppState, jar: &CookieJar, headers: &HeaderMap, csrf: &str) -> Result<PageUser, PageError> {
     let user = page_user(state, jar, "/").await?;
-    check_form(headers, &user.csrf, csrf)?;
+    check_form(state, headers, &user.csrf, csrf)?;
     Ok(user)
 }
 

@@ -24,6 +24,8 @@ struct FileFlowPage<'a> {
     client_name: &'a str,
     initial: String,
     author: &'a str,
+    /// The operator's own client (configured, not made by a user).
+    builtin: bool,
     permissions: Vec<(&'static str, &'static str)>,
     filename: Option<&'a str>,
 }
@@ -58,6 +60,7 @@ pub async fn show(
         client_name: &client.name,
         initial: initial(&client.name),
         author: &author,
+        builtin: client.author_id.is_none(),
         permissions: permission_lines(client.permissions.iter()),
         filename: client.api_key_filename.as_deref(),
     }))
@@ -78,7 +81,7 @@ pub async fn create(
     let Path(client_id) = path?;
     let Form(f) = form?;
     let user = page_user(&state, &jar, &format!("/client-file-flow/{client_id}")).await?;
-    check_form(&headers, &user.csrf, &f.csrf)?;
+    check_form(&state, &headers, &user.csrf, &f.csrf)?;
     let issued = state.svc.create_client_key(user.user.id, &client_id).await?;
     let (client, replaced) = issued.client.as_ref().expect("a client key has its client");
     let file_text = match &client.api_key_format {

@@ -82,7 +82,9 @@ impl From<ServiceError> for PageError {
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, "That did not work"),
             ServiceError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts"),
-            ServiceError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
+            ServiceError::Unavailable | ServiceError::Busy => {
+                (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable")
+            }
             ServiceError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
         };
         PageError::Message { status, heading, message: e.to_string() }
@@ -212,8 +214,8 @@ pub async fn page_user(state: &AppState, jar: &CookieJar, here: &str) -> Result<
 }
 
 /// A form post must come from our own pages: same site, and carrying the token.
-pub fn check_form(headers: &HeaderMap, expected: &str, presented: &str) -> Result<(), PageError> {
-    if is_cross_site(headers) || !same_token(expected, presented) {
+pub fn check_form(state: &AppState, headers: &HeaderMap, expected: &str, presented: &str) -> Result<(), PageError> {
+    if is_cross_site(headers, state.web.https) || !same_token(expected, presented) {
         return Err(PageError::Message {
             status: StatusCode::FORBIDDEN,
             heading: "This form has expired",

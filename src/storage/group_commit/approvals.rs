@@ -4,9 +4,12 @@
 //!
 //! Each approval keeps the rule of `Store::approve_pending_request_alone`: a
 //! request approves at most one code, and a code never exists without the
-//! approval behind it. Only the first approval of a (session, client) in a
-//! batch is batched; a second one, and every approval of a batch that
+//! approval behind it. Only the first approval of a request in a batch is
+//! batched; a second one, and every approval of a batch that
 //! failed, is settled alone after it.
+//!
+//! An approval names the pending request by its id, and must come from the
+//! session the request was shown to.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
@@ -17,25 +20,25 @@ use super::Batched;
 use crate::domain::SecretHash;
 use crate::storage::records::{AUTH_CODE_INSERT, AUTH_CODE_WIDTH, PENDING_COLUMNS, PendingRow, bind_new_code};
 use crate::storage::{
-    NewAuthCode, Params, PendingRequest, Pool, Store, StoreError, StoreResult, push_placeholders, write_transaction,
+    NewAuthCode, Params, PendingRequest, Pool, RequestId, Store, StoreError, StoreResult, push_placeholders,
+    write_transaction,
 };
 
 /// One create-code waiting for its batch.
 pub(in crate::storage) struct Approval {
     pub session: SecretHash,
-    pub client_id: String,
+    pub id: RequestId,
     /// Only a request created after this time (ms) may be approved.
     pub newer_than: i64,
     pub code: NewAuthCode,
-    /// `Ok(None)`: no live pending request for that session and client.
+    /// `Ok(None)`: no live pending request by that id for that session.
     pub reply: oneshot::Sender<StoreResult<Option<PendingRequest>>>,
 }
 
 impl Batched for Approval {
     async fn settle(store: &Store, jobs: Vec<Approval>) {
         let mut seen = HashSet::with_capacity(jobs.len());
-        let (batched, mut alone): (Vec<Approval>, Vec<Approval>) =
-            jobs.into_iter().partition(|j| seen.insert((j.session, j.client_id.clone())));
+        let (batched, mut alone): (Vec<Approval>, Vec<Approval>) = jobs.into_iter().partition(|j| seen.insert(j.id));
         if !batched.is_empty() {
             match approve_batch(store, &batched).await {
                 Ok(taken) => {
@@ -51,8 +54,7 @@ impl Batched for Approval {
         }
         // After the batch: a second approval of a request meets it taken.
         for job in alone {
-            let outcome =
-                store.approve_pending_request_alone(&job.session, &job.client_id, job.newer_than, &job.code).await;
+            let outcome = store.approve_pending_request_alone(&job.session, job.id, job.newer_than, &job.code).await;
             let _ = job.reply.send(outcome);
         }
     }
@@ -73,7 +75,7 @@ async fn approve_batch(store: &Store, jobs: &[Approval]) -> Result<Vec<Option<Pe
         take.push_str("DELETE FROM auth_requests WHERE rowid IN (SELECT r.rowid FROM (VALUES ");
         push_placeholders(&mut take, params, jobs.len(), 2);
         take.push_str(
-            ") AS v JOIN auth_requests AS r ON r.session_hash = v.column1 AND r.client_id = v.column2 \
+            ") AS v JOIN auth_requests AS r ON r.request_id = v.column1 AND r.session_hash = v.column2 \
              WHERE r.created_at > ?)",
         );
     } else {
@@ -81,16 +83,16 @@ async fn approve_batch(store: &Store, jobs: &[Approval]) -> Result<Vec<Option<Pe
         push_placeholders(&mut take, params, jobs.len(), 2);
         let _ = write!(
             take,
-            ") AS v WHERE r.session_hash = v.column1 AND r.client_id = v.column2 AND r.created_at > ${}",
+            ") AS v WHERE r.request_id = v.column1 AND r.session_hash = v.column2 AND r.created_at > ${}",
             2 * jobs.len() + 1
         );
     }
-    let _ = write!(take, " RETURNING session_hash, {PENDING_COLUMNS}");
+    let _ = write!(take, " RETURNING {PENDING_COLUMNS}");
 
     write_transaction!(store, committed: Result::is_ok, db => {
-        let mut q = sqlx::query_as::<_, TakenRow>(&take);
+        let mut q = sqlx::query_as::<_, PendingRow>(&take);
         for j in jobs {
-            q = q.bind(j.session.as_bytes()).bind(j.client_id.as_str());
+            q = q.bind(j.id.as_bytes()).bind(j.session.as_bytes());
         }
         let rows = q.bind(newer_than).fetch_all(&mut *db).await?;
         let taken = match_rows(jobs, rows);
@@ -117,25 +119,15 @@ async fn approve_batch(store: &Store, jobs: &[Approval]) -> Result<Vec<Option<Pe
 }
 
 /// Gives each taken request to the job that asked for it. The batch holds
-/// each (session, client) once (see `settle`).
-fn match_rows(jobs: &[Approval], rows: Vec<TakenRow>) -> Vec<Option<PendingRequest>> {
-    let position: HashMap<(SecretHash, &str), usize> =
-        jobs.iter().enumerate().map(|(i, j)| ((j.session, j.client_id.as_str()), i)).collect();
+/// each request id once (see `settle`).
+fn match_rows(jobs: &[Approval], rows: Vec<PendingRow>) -> Vec<Option<PendingRequest>> {
+    let position: HashMap<RequestId, usize> = jobs.iter().enumerate().map(|(i, j)| (j.id, i)).collect();
     let mut taken: Vec<Option<PendingRequest>> = std::iter::repeat_with(|| None).take(jobs.len()).collect();
     for row in rows {
-        let request = PendingRequest::from(row.request);
-        let found = SecretHash::from_bytes(&row.session_hash)
-            .and_then(|session| position.get(&(session, request.client_id.as_str())).copied());
-        if let Some(i) = found {
+        let request = PendingRequest::from(row);
+        if let Some(&i) = position.get(&request.id) {
             taken[i] = Some(request);
         }
     }
     taken
-}
-
-#[derive(sqlx::FromRow)]
-struct TakenRow {
-    session_hash: Vec<u8>,
-    #[sqlx(flatten)]
-    request: PendingRow,
 }

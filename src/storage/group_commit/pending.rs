@@ -2,10 +2,10 @@
 //! one multi-row `INSERT … ON CONFLICT DO UPDATE` (one statement is its own
 //! transaction on both engines).
 //!
-//! Only the first request of a (session, client) in a batch is batched (one
-//! statement may not update a row twice on PostgreSQL); a second one, and
-//! every request of a batch that failed, is written alone after it, so the
-//! later request replaces the earlier, as it would have one by one.
+//! Only the first write of a request id in a batch is batched (one statement
+//! may not update a row twice on PostgreSQL); a second one, and every write
+//! of a batch that failed, is written alone after it, as it would have been
+//! one by one.
 
 use std::collections::HashSet;
 
@@ -27,7 +27,7 @@ impl Batched for PendingWrite {
     async fn settle(store: &Store, jobs: Vec<PendingWrite>) {
         let mut seen = HashSet::with_capacity(jobs.len());
         let (batched, mut alone): (Vec<PendingWrite>, Vec<PendingWrite>) =
-            jobs.into_iter().partition(|j| seen.insert((j.session, j.request.client_id.clone())));
+            jobs.into_iter().partition(|j| seen.insert(j.request.id));
         if !batched.is_empty() {
             match write_batch(store, &batched).await {
                 Ok(()) => {

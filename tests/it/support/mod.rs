@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod browser;
 pub mod db;
 pub mod postgres;

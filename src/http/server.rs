@@ -1,0 +1,141 @@
+//! Serving connections: what one client may hold, and for how long.
+//!
+//! `axum::serve` keeps hyper's defaults, which trust the client: no limit on
+//! how long it takes to send its headers or how long an idle connection is
+//! kept, a ~400 KB header buffer per connection, no cap on connections, and
+//! a graceful shutdown that waits for every connection however long it
+//! takes. Each of these let one anonymous client hold the server's memory
+//! or file descriptors, or keep it from stopping. This loop serves HTTP/1.1
+//! (what a reverse proxy speaks to its upstream) with bounds on all of them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// The bounds of [`serve`].
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Connections open at once; past it, new ones are closed at once.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, which is
+    /// also how long an idle keep-alive connection waits for the next one.
+    pub header_timeout: Duration,
+    /// The largest request head accepted (431 beyond it).
+    pub max_header_bytes: usize,
+    /// After the shutdown signal, how long requests in progress may take.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 4096,
+            header_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// hyper's smallest read buffer; a head limit below it would be meaningless.
+const MIN_BUFFER: usize = 8192;
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops
+/// accepting, lets requests in progress finish within the grace period, and
+/// closes what is left.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    let head = limits.max_header_bytes.max(MIN_BUFFER);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_header_size(head)
+        // The read buffer holds a head while it is parsed; request bodies
+        // are streamed through it, so it need not be larger than a head.
+        .max_buf_size(head.max(MIN_BUFFER * 2));
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before
+                    // it was accepted: wait a moment rather than spin.
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Full: shed the newcomer rather than let it wait holding a descriptor.
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let mut req = req.map(axum::body::Body::new);
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            tower_service::Service::call(&mut router.clone(), req)
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        connections.spawn(async move {
+            let _slot = slot;
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let open = connections.len();
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(open, grace = ?limits.shutdown_grace, "requests still in progress at the end of the grace period: closing their connections");
+    }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Raises this process's soft limit on open files to its hard limit, so the
+/// connection cap, not the descriptor table, is what bounds connections.
+/// Returns the limit in force.
+pub fn raise_open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit and setrlimit only read and write the struct given.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return None;
+            }
+            if limit.rlim_cur < limit.rlim_max {
+                let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                    limit = raised;
+                }
+            }
+        }
+        Some(limit.rlim_cur)
+    }
+    #[cfg(not(unix))]
+    None
+}
