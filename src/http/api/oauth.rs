@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use super::views::IssuedKeyDocument;
 use crate::http::AppState;
 use crate::http::envelope::{ApiError, ApiOk, ApiResult};
-use crate::http::extract::{Auth, ClientIp};
+use crate::http::extract::{Auth, ClientIp, OptionalJson};
 use crate::service::oauth::{ClientCredentials, ExchangeError, TokenRequest};
 
 /// A body in JSON or `application/x-www-form-urlencoded`, as the token
@@ -55,13 +55,8 @@ pub struct CodeDocument {
 pub async fn create_code(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    body: Result<Json<CreateCodeBody>, axum::extract::rejection::JsonRejection>,
+    OptionalJson(body): OptionalJson<CreateCodeBody>,
 ) -> ApiResult<CodeDocument> {
-    let body = match body {
-        Ok(Json(b)) => b,
-        Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => CreateCodeBody::default(),
-        Err(e) => return Err(e.into()),
-    };
     let issued = state.svc.create_code(&caller, body.client_id.as_deref()).await?;
     Ok(ApiOk(
         "Created an authorization code. It is valid once, for the client you approved, for a limited time.".into(),
