@@ -110,7 +110,7 @@ impl Service {
                 if permissions.is_empty() {
                     return Err(Invalid::new("permissions must name at least one permission").into());
                 }
-                let identifier = identifier.unwrap_or_else(|| "Personal API Key".into());
+                let identifier = identifier.unwrap_or_else(|| "Custom Token".into()); // the original server's default
                 let len = identifier.trim().chars().count();
                 if !(1..=120).contains(&len) || identifier.chars().any(char::is_control) {
                     return Err(

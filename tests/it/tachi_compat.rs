@@ -302,6 +302,8 @@ async fn key_documents_name_their_client_under_both_names() {
         assert_eq!(doc["fromOAuth2Client"], from, "{what}: {doc}");
         assert!(doc["token"].is_string(), "{what}");
     }
+    assert_eq!(exchanged["identifier"], "Epic Games Token", "<client name> Token, as the original's exchange");
+    assert_eq!(personal["identifier"], "Custom Token", "the original's default");
     let listed = player.keys().await;
     assert_eq!(listed.len(), 3);
     for doc in &listed {
