@@ -137,6 +137,9 @@ impl Service {
             }
             UserRef::Id(Some(id)) => self.store.user_by_id(id).await?,
             UserRef::Id(None) => None,
+            // A name no account can have is not looked up (PostgreSQL cannot
+            // even compare one with a NUL in it).
+            UserRef::Name(key) if key.len() > 64 || key.chars().any(char::is_control) => None,
             UserRef::Name(key) => self.store.user_by_username_key(&key).await?,
         };
         found.ok_or_else(|| ServiceError::NotFound(format!("The user {raw} does not exist.")))

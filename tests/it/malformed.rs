@@ -265,6 +265,7 @@ async fn ids_in_paths_are_checked() {
         g("user id overflow", Method::GET, "/users/99999999999999999999").answers(missing, "does not exist"),
         g("user id with a null byte", Method::GET, "/users/1%00").answers(missing, "does not exist"),
         g("user id in unicode", Method::GET, "/users/%F0%9F%8E%B5").answers(missing, "does not exist"),
+        g("a very long user name", Method::GET, &format!("/users/{long_id}")).answers(missing, "does not exist"),
         s("user name nobody has (patch)", Method::PATCH, "/users/abc")
             .json(json!({ "about": "x" }))
             .answers(missing, "does not exist"),
