@@ -17,39 +17,54 @@ use super::envelope::ApiError;
 use crate::service::{Caller, ServiceError, Via};
 use crate::storage::UserRecord;
 
-#[derive(FromRequest)]
-#[from_request(via(Json), rejection(ApiError))]
+/// A JSON body. Without a Content-Type the body is read as JSON all the
+/// same (the original server's clients do not all send one); another type is
+/// refused (415). A body that is missing or not valid JSON is a 400.
 pub struct ApiJson<T>(pub T);
 
-/// A JSON body a route may also go without: an empty body is `T::default()`.
-/// A body that is there must be JSON whatever its Content-Type says (none
-/// at all is fine; another type is refused as on every JSON route), so a
-/// body that is not valid JSON is a 400, never ignored.
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match json_body(req, state).await? {
+            Some(v) => Ok(ApiJson(v)),
+            None => Err(ApiError::bad_request("the request body is empty: this route takes a JSON object")),
+        }
+    }
+}
+
+/// A JSON body a route may also go without: an empty body is `T::default()`;
+/// a body that is there is read as [`ApiJson`] reads it, so a body that is
+/// not valid JSON is a 400, never ignored.
 pub struct OptionalJson<T>(pub T);
 
 impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let typed = req.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes().to_ascii_lowercase());
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large")
-            } else {
-                ApiError::bad_request(format!("the request body could not be read: {}", e.body_text()))
-            }
-        })?;
-        if bytes.is_empty() {
-            return Ok(OptionalJson(T::default()));
-        }
-        if let Some(t) = typed {
-            let essence = t.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
-            if !(essence == b"application/json" || essence.ends_with(b"+json")) {
-                return Err(JsonRejection::from(MissingJsonContentType::default()).into());
-            }
-        }
-        let Json(v) = Json::<T>::from_bytes(&bytes)?;
-        Ok(OptionalJson(v))
+        Ok(OptionalJson(json_body(req, state).await?.unwrap_or_default()))
     }
+}
+
+/// The body as JSON; `None` when it is empty (whatever its Content-Type).
+async fn json_body<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S) -> Result<Option<T>, ApiError> {
+    let typed = req.headers().get(header::CONTENT_TYPE).map(|t| t.as_bytes().to_ascii_lowercase());
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large")
+        } else {
+            ApiError::bad_request(format!("the request body could not be read: {}", e.body_text()))
+        }
+    })?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    if let Some(t) = typed {
+        let essence = t.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+        if !(essence == b"application/json" || (essence.starts_with(b"application/") && essence.ends_with(b"+json"))) {
+            return Err(JsonRejection::from(MissingJsonContentType::default()).into());
+        }
+    }
+    let Json(v) = Json::<T>::from_bytes(&bytes)?;
+    Ok(Some(v))
 }
 
 #[derive(FromRequestParts)]

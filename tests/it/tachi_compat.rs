@@ -555,4 +555,28 @@ async fn a_body_that_is_not_json_is_400_even_where_the_body_is_optional() {
         .await
         .unwrap();
     expect_err(res, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    let res = server.anonymous().post(server.api("/status")).header(CONTENT_TYPE, "text/plain").send().await.unwrap();
+    expect_ok(res).await;
+}
+
+/// A route that needs a body: a JSON body is read without a Content-Type,
+/// and no body at all is a 400 (the original's "Should reject empty updates").
+#[tokio::test]
+async fn a_body_without_a_content_type_is_read_as_json() {
+    let server = TestServer::start().await;
+    let player = server.register("playerB").await;
+    let author = server.register("authorA").await;
+    let client = server.client_of(&author, &["customise_profile"]).await;
+
+    let d = expect_err(player.http.patch(player.api("/users/me")).send().await.unwrap(), StatusCode::BAD_REQUEST).await;
+    assert!(d.contains("empty"), "{d}");
+    let res = player.http.patch(player.api("/users/me")).body(r#"{"status":"untyped"}"#).send().await.unwrap();
+    assert_eq!(expect_ok(res).await["status"], "untyped");
+
+    let code = player.approve(&client).await;
+    let body = server.exchange_body(&client, &code).to_string();
+    let res = server.anonymous().post(server.api("/oauth/token")).body(body).send().await.unwrap();
+    assert_eq!(expect_ok(res).await["userID"], player.id);
+    let res = server.anonymous().post(server.api("/oauth/token")).send().await.unwrap();
+    expect_err(res, StatusCode::BAD_REQUEST).await;
 }
