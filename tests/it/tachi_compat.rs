@@ -478,6 +478,19 @@ async fn validation_matches_the_original() {
     .await;
     assert!(d.contains("root"), "{d}");
 
+    // The api-tokens route's own checks (its router.test.ts): clientID with
+    // permissions, or neither, is 400; an identifier beside a clientID is ignored.
+    for bad in [
+        json!({ "clientID": client.id, "permissions": ["submit_score"], "identifier": "Hello World" }),
+        json!({ "identifier": "Hello World" }),
+        json!({ "permissions": ["submit_score", "invalid_permission"], "identifier": "Hello World" }),
+    ] {
+        expect_err(author.request_key(bad.clone()).await, StatusCode::BAD_REQUEST).await;
+    }
+    let named = expect_ok(author.request_key(json!({ "clientID": client.id, "identifier": "mine" })).await).await;
+    assert_eq!(named["identifier"], "Dupes Token");
+    assert_eq!(named["fromAPIClient"], json!(client.id));
+
     let path = format!("/clients/{}", client.id);
     for nothing in [json!({}), json!({ "name": null }), json!({ "name": null, "requirePKCE": null })] {
         let d = expect_err(author.patch(&path, nothing.clone()).await, StatusCode::BAD_REQUEST).await;
