@@ -97,6 +97,18 @@ fn display_skeleton(name: &str) -> String {
 /// An absolute http(s) URL without a fragment (RFC 6749 §3.1.2 forbids one on
 /// a redirection endpoint; we apply the same to webhooks for simplicity).
 pub fn parse_http_url(field: &str, value: &str) -> Result<String, Invalid> {
+    parse_url(field, value, false)
+}
+
+/// A client's redirect URI: an http(s) URL as [`parse_http_url`] checks it,
+/// or — for a program on the player's computer — a URL of a `tachi-<name>:`
+/// scheme, exactly the schemes the original server's `IsValidURL` allows
+/// (`^tachi-[a-z0-9]+:$` on the URL's protocol). Every other scheme is refused.
+pub fn parse_redirect_uri(value: &str) -> Result<String, Invalid> {
+    parse_url("redirectUri", value, true)
+}
+
+fn parse_url(field: &str, value: &str, native_allowed: bool) -> Result<String, Invalid> {
     if value.len() > 2000 {
         return Err(Invalid::new(format!("{field} is longer than 2000 characters")));
     }
@@ -106,10 +118,18 @@ pub fn parse_http_url(field: &str, value: &str) -> Result<String, Invalid> {
         return Err(Invalid::new(format!("{field} must not contain spaces or control characters")));
     }
     let url = Url::parse(value).map_err(|e| Invalid::new(format!("{field} is not a valid URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Invalid::new(format!("{field} must be an http or https URL")));
+    let native = native_allowed && is_native_scheme(url.scheme());
+    if !native && !matches!(url.scheme(), "http" | "https") {
+        return Err(Invalid::new(if native_allowed {
+            format!(
+                "{field} must be an http or https URL, or a tachi-<name>: URL for a program on the player's computer"
+            )
+        } else {
+            format!("{field} must be an http or https URL")
+        }));
     }
-    if url.host_str().is_none_or(str::is_empty) {
+    // A program's URL may have no host (`tachi-foo:callback`); a website's must.
+    if !native && url.host_str().is_none_or(str::is_empty) {
         return Err(Invalid::new(format!("{field} must have a host")));
     }
     if url.fragment().is_some() {
@@ -121,6 +141,21 @@ pub fn parse_http_url(field: &str, value: &str) -> Result<String, Invalid> {
     // Stored exactly as given: redirect URIs are compared by simple string
     // equality (RFC 9700 §4.1.3), so we do not normalise them behind the author's back.
     Ok(value.to_owned())
+}
+
+/// `tachi-` then one or more lowercase letters or digits (the URL parser has
+/// already lowercased the scheme, as the original's `new URL` does).
+fn is_native_scheme(scheme: &str) -> bool {
+    scheme
+        .strip_prefix("tachi-")
+        .is_some_and(|name| !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+/// The `tachi-<name>` scheme of a redirect URI that sends the player to a
+/// program on their computer rather than to a website; `None` for any other.
+pub fn native_scheme(uri: &str) -> Option<String> {
+    let url = Url::parse(uri).ok()?;
+    is_native_scheme(url.scheme()).then(|| url.scheme().to_owned())
 }
 
 pub fn parse_api_key_format(value: &str) -> Result<String, Invalid> {
@@ -220,6 +255,36 @@ mod tests {
         ] {
             assert!(parse_http_url("redirectUri", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn redirect_uris_may_name_a_tachi_program() {
+        for ok in
+            ["https://example.com/cb", "tachi-beatoraja:", "tachi-foo://callback", "tachi-x9:auth?x=1", "TACHI-FOO:cb"]
+        {
+            assert_eq!(parse_redirect_uri(ok).as_deref(), Ok(ok), "{ok}");
+        }
+        assert_eq!(native_scheme("TACHI-FOO:cb").as_deref(), Some("tachi-foo"));
+        assert_eq!(native_scheme("https://example.com/cb"), None);
+        for bad in [
+            "tachi-:x",
+            "tachi_foo:x",
+            "tachi-foo-bar:x",
+            "tachi-fo.o:x",
+            "tachi-foo+x:y",
+            "tachifoo:x",
+            "xtachi-foo:x",
+            "javascript:alert(1)",
+            "myapp:cb",
+            "ftp://x.org/",
+            "tachi-foo:cb#frag",
+            "tachi-foo:a b",
+            "tachi-foo://u:p@host/",
+        ] {
+            assert!(parse_redirect_uri(bad).is_err(), "{bad}");
+        }
+        // Webhooks stay http(s).
+        assert!(parse_http_url("webhookUri", "tachi-foo:cb").is_err());
     }
 
     #[test]

@@ -127,8 +127,8 @@ impl PermissionSet {
         PermissionSet((bits & 0xff) as u16)
     }
 
-    /// Parses a list of permission names, refusing unknown names and duplicates,
-    /// as the spec demands of a client's `requestedPermissions`.
+    /// Parses a list of permission names, refusing unknown names and duplicates
+    /// (an OAuth `scope`, the dashboard's form; JSON bodies drop duplicates).
     pub fn parse_list<S: AsRef<str>>(names: &[S]) -> Result<Self, PermissionListError> {
         let mut set = PermissionSet::EMPTY;
         for name in names {
@@ -182,7 +182,8 @@ impl Serialize for PermissionSet {
     }
 }
 
-/// Accepts both wire forms a caller may send: `["a", "b"]` or `{"a": true, "b": false}`.
+/// Accepts both wire forms a caller may send: `["a", "b"]` or `{"a": true, "b": false}`;
+/// unknown names are refused, a name listed twice counts once.
 impl<'de> Deserialize<'de> for PermissionSet {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -197,7 +198,8 @@ impl<'de> Deserialize<'de> for PermissionSet {
             Wire::List(v) => v,
             Wire::Map(m) => m.into_iter().filter(|(_, on)| *on).map(|(k, _)| k).collect(),
         };
-        PermissionSet::parse_list(&names).map_err(de::Error::custom)
+        // Duplicates are dropped, as the original server's `DedupeArr` does.
+        names.iter().map(|n| n.parse::<Permission>()).collect::<Result<PermissionSet, _>>().map_err(de::Error::custom)
     }
 }
 
@@ -246,5 +248,7 @@ mod tests {
         assert_eq!(a, b);
         assert!(serde_json::from_str::<PermissionSet>(r#"["nope"]"#).is_err());
         assert!(serde_json::from_str::<PermissionSet>("3").is_err());
+        let deduped: PermissionSet = serde_json::from_str(r#"["manage_rivals", "manage_rivals"]"#).unwrap();
+        assert_eq!(deduped, a);
     }
 }

@@ -49,6 +49,55 @@ pub fn is_reserved(username: &str, site_name: &str) -> bool {
     RESERVED.iter().any(|r| alike(r, username)) || (!site.is_empty() && alike(&site, username))
 }
 
+/// What a route's `:userID` names, as the original server's `ResolveUser`
+/// reads it: digits are an id, `me` is the caller, anything else a username
+/// (compared case-insensitively). Usernames cannot start with a digit or be
+/// two letters long, so no name is mistaken for an id or for `me`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    /// An id; `None` for digits no id can have (too large), which name nobody.
+    Id(Option<i64>),
+    Me,
+    /// The username's comparison form ([`username_key`]).
+    Name(String),
+}
+
+impl UserRef {
+    pub fn parse(raw: &str) -> UserRef {
+        if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+            UserRef::Id(raw.parse().ok())
+        } else if raw == "me" {
+            UserRef::Me
+        } else {
+            UserRef::Name(username_key(raw))
+        }
+    }
+}
+
+/// The original server's `UserAuthLevels`, as its user document carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthLevel {
+    Banned = 0,
+    User = 1,
+    Mod = 2,
+    Admin = 3,
+}
+
+impl AuthLevel {
+    /// tachi-auth keeps two flags; a ban outranks everything.
+    pub fn from_flags(is_admin: bool, is_banned: bool) -> AuthLevel {
+        match (is_banned, is_admin) {
+            (true, _) => AuthLevel::Banned,
+            (false, true) => AuthLevel::Admin,
+            (false, false) => AuthLevel::User,
+        }
+    }
+
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+}
+
 pub fn check_username(username: &str) -> Result<(), Invalid> {
     let len = username.chars().count();
     let valid_chars = username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
@@ -104,6 +153,27 @@ pub fn check_status(status: &str) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_references_are_ids_names_or_me() {
+        assert_eq!(UserRef::parse("42"), UserRef::Id(Some(42)));
+        assert_eq!(UserRef::parse("007"), UserRef::Id(Some(7)));
+        assert_eq!(UserRef::parse("99999999999999999999999"), UserRef::Id(None));
+        assert_eq!(UserRef::parse("me"), UserRef::Me);
+        assert_eq!(UserRef::parse("Me"), UserRef::Name("me".into()));
+        assert_eq!(UserRef::parse("ZkLdi"), UserRef::Name("zkldi".into()));
+        assert_eq!(UserRef::parse("-1"), UserRef::Name("-1".into()));
+        assert_eq!(UserRef::parse(""), UserRef::Name(String::new()));
+    }
+
+    #[test]
+    fn auth_levels_are_the_original_numbers() {
+        assert_eq!(AuthLevel::from_flags(false, false).number(), 1);
+        assert_eq!(AuthLevel::from_flags(true, false).number(), 3);
+        assert_eq!(AuthLevel::from_flags(true, true).number(), 0);
+        assert_eq!(AuthLevel::from_flags(false, true).number(), 0);
+        assert_eq!(AuthLevel::Mod.number(), 2);
+    }
 
     #[test]
     fn usernames() {

@@ -4,18 +4,68 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query};
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, MissingJsonContentType};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, RawPathParams, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum_extra::extract::cookie::CookieJar;
+use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::envelope::ApiError;
 use crate::service::{Caller, ServiceError, Via};
+use crate::storage::UserRecord;
 
-#[derive(FromRequest)]
-#[from_request(via(Json), rejection(ApiError))]
+/// A JSON body. Without a Content-Type the body is read as JSON all the
+/// same (the original server's clients do not all send one); another type is
+/// refused (415). A body that is missing or not valid JSON is a 400.
 pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match json_body(req, state).await? {
+            Some(v) => Ok(ApiJson(v)),
+            None => Err(ApiError::bad_request("the request body is empty: this route takes a JSON object")),
+        }
+    }
+}
+
+/// A JSON body a route may also go without: an empty body is `T::default()`;
+/// a body that is there is read as [`ApiJson`] reads it, so a body that is
+/// not valid JSON is a 400, never ignored.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Ok(OptionalJson(json_body(req, state).await?.unwrap_or_default()))
+    }
+}
+
+/// The body as JSON; `None` when it is empty (whatever its Content-Type).
+async fn json_body<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S) -> Result<Option<T>, ApiError> {
+    let typed = req.headers().get(header::CONTENT_TYPE).map(|t| t.as_bytes().to_ascii_lowercase());
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large")
+        } else {
+            ApiError::bad_request(format!("the request body could not be read: {}", e.body_text()))
+        }
+    })?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    if let Some(t) = typed {
+        let essence = t.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+        if !(essence == b"application/json" || (essence.starts_with(b"application/") && essence.ends_with(b"+json"))) {
+            return Err(JsonRejection::from(MissingJsonContentType::default()).into());
+        }
+    }
+    let Json(v) = Json::<T>::from_bytes(&bytes)?;
+    Ok(Some(v))
+}
 
 #[derive(FromRequestParts)]
 #[from_request(via(Path), rejection(ApiError))]
@@ -81,6 +131,9 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let authorization = match parts.headers.get(header::AUTHORIZATION) {
+            // An empty header is no authentication, as the original server
+            // reads it (its own clients send `Authorization: ""` without a key).
+            Some(v) if v.as_bytes().iter().all(u8::is_ascii_whitespace) => None,
             Some(v) => {
                 Some(v.to_str().map_err(|_| ApiError::bad_request("the Authorization header is not valid text"))?)
             }
@@ -95,5 +148,28 @@ impl FromRequestParts<AppState> for Auth {
             return Err(ServiceError::Forbidden("cross-site requests cannot use the session cookie".into()).into());
         }
         Ok(Auth(caller))
+    }
+}
+
+/// The caller, and the user a route's `{user_id}` path segment names (an id,
+/// a username in any case, or `me`; see `Service::resolve_user`). Every
+/// `/users/:userID/...` route takes its user this way.
+pub struct PathUser {
+    pub caller: Caller,
+    pub user: UserRecord,
+}
+
+impl FromRequestParts<AppState> for PathUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Auth(caller) = Auth::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("invalid path parameter: {}", e.body_text())))?;
+        let Some((_, raw)) = params.iter().find(|(name, _)| *name == "user_id") else {
+            return Err(ApiError::bad_request("No userID given."));
+        };
+        let user = state.svc.resolve_user(&caller, raw).await?;
+        Ok(PathUser { caller, user })
     }
 }

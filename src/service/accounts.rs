@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
+use crate::domain::user::UserRef;
 use crate::domain::{Invalid, Permission, PlainSecret, SecretKind, now_ms, password, user};
 use crate::storage::{NewUser, StoreError, UserRecord};
 
@@ -39,11 +40,13 @@ pub struct NewSession {
     pub cookie: PlainSecret,
 }
 
-/// Profile fields a user can change. `status: null` clears the status.
+/// Profile fields a user can change. `status: null` clears the status;
+/// `about: null` is refused, as the original server refuses it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChanges {
-    pub about: Option<String>,
+    #[serde(default, deserialize_with = "crate::service::present")]
+    pub about: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::service::present")]
     pub status: Option<Option<String>>,
 }
@@ -145,10 +148,35 @@ impl Service {
         Ok(NewSession { user, cookie })
     }
 
+    /// Ends the caller's session. Without one (a guest, or an API key alone)
+    /// there is nothing to end: a conflict, as the original server answers.
     pub async fn logout(&self, caller: &Caller) -> ServiceResult<()> {
-        let (_, session) = caller.session_user()?;
+        let Ok((_, session)) = caller.session_user() else {
+            return Err(ServiceError::Conflict("You are not logged in.".into()));
+        };
         self.store.delete_session(session).await?;
         Ok(())
+    }
+
+    /// The user a route's `:userID` names: an id, a username in any case, or
+    /// `me` (the caller, by session or key). The one place every
+    /// `/users/:userID/...` route resolves its user.
+    pub async fn resolve_user(&self, caller: &Caller, raw: &str) -> ServiceResult<UserRecord> {
+        let found = match UserRef::parse(raw) {
+            UserRef::Me => {
+                let Some(me) = &caller.user else {
+                    return Err(ServiceError::Unauthenticated("Cannot use 'me' userID with no authentication.".into()));
+                };
+                self.store.user_by_id(me.id).await?
+            }
+            UserRef::Id(Some(id)) => self.store.user_by_id(id).await?,
+            UserRef::Id(None) => None,
+            // A name no account can have is not looked up (PostgreSQL cannot
+            // even compare one with a NUL in it).
+            UserRef::Name(key) if key.len() > 64 || key.chars().any(char::is_control) => None,
+            UserRef::Name(key) => self.store.user_by_username_key(&key).await?,
+        };
+        found.ok_or_else(|| ServiceError::NotFound(format!("The user {raw} does not exist.")))
     }
 
     pub async fn profile(&self, user_id: i64) -> ServiceResult<UserRecord> {
@@ -159,12 +187,16 @@ impl Service {
     }
 
     pub async fn update_profile(&self, caller: &Caller, user_id: i64, ch: ProfileChanges) -> ServiceResult<UserRecord> {
-        self.profile(user_id).await?;
         caller.acting_as(user_id, Permission::CustomiseProfile)?;
         if ch.about.is_none() && ch.status.is_none() {
             return Err(Invalid::new("nothing to change: send about and/or status").into());
         }
-        if let Some(about) = &ch.about {
+        let about = match ch.about {
+            Some(None) => return Err(Invalid::new("Cannot set about me to null.").into()),
+            Some(Some(about)) => Some(about),
+            None => None,
+        };
+        if let Some(about) = &about {
             user::check_about(about)?;
         }
         if let Some(Some(status)) = &ch.status {
@@ -172,7 +204,7 @@ impl Service {
         }
         let status = ch.status.as_ref().map(|s| s.as_deref());
         self.store
-            .update_profile(user_id, ch.about.as_deref(), status)
+            .update_profile(user_id, about.as_deref(), status)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no user has the id {user_id}")))
     }

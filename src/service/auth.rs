@@ -43,13 +43,14 @@ impl Caller {
         Caller { user: None, permissions: PermissionSet::EMPTY, via: Via::Guest }
     }
 
-    /// The logged-in user of a session; API keys cannot manage accounts.
+    /// The logged-in user of a session; API keys cannot manage accounts. An
+    /// API key alone is no session: 401, as the original server answers.
     pub fn session_user(&self) -> ServiceResult<(&CallerUser, &SecretHash)> {
         match (&self.via, &self.user) {
             (Via::Session { session, .. }, Some(user)) => Ok((user, session)),
-            (Via::ApiKey { .. }, _) => {
-                Err(ServiceError::Forbidden("this action needs a logged-in session; an API key cannot do it".into()))
-            }
+            (Via::ApiKey { .. }, _) => Err(ServiceError::Unauthenticated(
+                "this action needs a logged-in session; an API key cannot do it".into(),
+            )),
             _ => Err(ServiceError::Unauthenticated("you must be logged in to do this".into())),
         }
     }

@@ -64,7 +64,7 @@ fn validated_record(
         secret_hash: secret.hash(),
         name: ClientName::parse(&d.name)?.as_str().to_owned(),
         author_id,
-        redirect_uri: optional(d.redirect_uri.as_deref(), |v| client::parse_http_url("redirectUri", v))?,
+        redirect_uri: optional(d.redirect_uri.as_deref(), client::parse_redirect_uri)?,
         webhook_uri: optional(d.webhook_uri.as_deref(), |v| client::parse_http_url("webhookUri", v))?,
         permissions: client::check_requested_permissions(d.permissions)?,
         api_key_format: optional(d.api_key_format.as_deref(), client::parse_api_key_format)?,
@@ -92,9 +92,20 @@ fn check_edit(e: &ClientEdit) -> Result<ClientChanges, Invalid> {
     let nullable = |v: &Option<Option<String>>, parse: &dyn Fn(&str) -> Result<String, Invalid>| {
         v.as_ref().map(|inner| optional(inner.as_deref(), parse)).transpose()
     };
+    // Nothing to change: an empty object, or only nulls where null means
+    // "leave alone" (name, requirePKCE). Nullable fields set to null are changes.
+    let nothing = e.name.is_none()
+        && e.redirect_uri.is_none()
+        && e.webhook_uri.is_none()
+        && e.api_key_format.is_none()
+        && e.api_key_filename.is_none()
+        && e.require_pkce.is_none();
+    if nothing {
+        return Err(Invalid::new("No changes to make."));
+    }
     Ok(ClientChanges {
         name: e.name.as_deref().map(ClientName::parse).transpose()?.map(|n| n.as_str().to_owned()),
-        redirect_uri: nullable(&e.redirect_uri, &|v| client::parse_http_url("redirectUri", v))?,
+        redirect_uri: nullable(&e.redirect_uri, &client::parse_redirect_uri)?,
         webhook_uri: nullable(&e.webhook_uri, &|v| client::parse_http_url("webhookUri", v))?,
         api_key_format: nullable(&e.api_key_format, &client::parse_api_key_format)?,
         api_key_filename: nullable(&e.api_key_filename, &client::parse_api_key_filename)?,
@@ -191,9 +202,11 @@ impl Service {
     }
 
     /// The client, if the session's user owns it (or is an admin).
+    /// Checked in the original server's order: the client exists (404), then
+    /// the session (401), then the ownership (403).
     async fn owned_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
-        let (user, _) = caller.session_user()?;
         let client = self.client(client_id).await?;
+        let (user, _) = caller.session_user()?;
         if client.author_id.is_none() {
             return Err(ServiceError::Forbidden(
                 "built-in clients are defined in the server's configuration and cannot be changed here".into(),

@@ -29,9 +29,14 @@ impl TryFrom<KeyRequestWire> for KeyRequest {
     type Error = String;
     fn try_from(w: KeyRequestWire) -> Result<Self, String> {
         match (w.client_id, w.permissions, w.identifier) {
-            (Some(client_id), None, None) => Ok(KeyRequest::ForClient { client_id }),
+            // A client's key is named after the client: an identifier sent
+            // with a clientID is ignored, as the original server ignores it.
+            (Some(client_id), None, _) => Ok(KeyRequest::ForClient { client_id }),
             (None, Some(permissions), identifier) => Ok(KeyRequest::Personal { permissions, identifier }),
-            (Some(_), _, _) => Err("send either clientID alone, or permissions (and identifier), not both".into()),
+            (Some(_), Some(_), _) => {
+                Err("send either clientID, or permissions (and identifier): not clientID and permissions together"
+                    .into())
+            }
             (None, None, _) => Err("send clientID (for a client's key) or permissions (for a personal key)".into()),
         }
     }
@@ -110,7 +115,7 @@ impl Service {
                 if permissions.is_empty() {
                     return Err(Invalid::new("permissions must name at least one permission").into());
                 }
-                let identifier = identifier.unwrap_or_else(|| "Personal API Key".into());
+                let identifier = identifier.unwrap_or_else(|| "Custom Token".into()); // the original server's default
                 let len = identifier.trim().chars().count();
                 if !(1..=120).contains(&len) || identifier.chars().any(char::is_control) {
                     return Err(

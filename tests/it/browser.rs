@@ -440,3 +440,25 @@ async fn an_author_edits_resets_the_secret_of_and_deletes_a_client_on_the_dashbo
     expect_err(whoami(&server, &key).await, StatusCode::UNAUTHORIZED).await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn the_consent_page_says_when_a_program_on_the_computer_will_open() {
+    let server = server().await;
+    let author = server.register("authorA").await;
+    let client = author
+        .create_client(
+            json!({ "name": "Beatoraja Hook", "redirectUri": "tachi-beatoraja://auth", "permissions": ["submit_score"] }),
+        )
+        .await;
+    server.register("playerB").await;
+
+    let b = Browser::start().await;
+    log_in_at(&b, &server, "playerB").await;
+    b.goto(&server.url(&format!("/oauth/request-auth?clientID={}", client.id))).await;
+    let text = b.text(".destination").await;
+    assert!(text.contains("a program on your computer, not a website"), "{text}");
+    assert!(text.contains("tachi-beatoraja:"), "{text}");
+    b.find("button[value=approve]").await;
+    b.screenshot("consent-program").await;
+    b.close().await;
+}

@@ -66,7 +66,8 @@ async fn every_client_field_is_validated() {
         ("webhookUri", json!("data:text/html,hi"), "webhookUri"),
         ("permissions", json!([]), "permissions"),
         ("permissions", json!(["root"]), "root"),
-        ("permissions", json!(["submit_score", "submit_score"]), "twice"),
+        ("redirectUri", json!("myapp://cb"), "redirectUri"),
+        ("redirectUri", json!("tachi_hook:cb"), "redirectUri"),
         ("permissions", json!("submit_score"), "permissions"),
         ("apiKeyFormat", json!("no placeholder here"), "%%TACHI_KEY%%"),
         ("apiKeyTemplate", json!("no placeholder here"), "%%TACHI_KEY%%"),
@@ -185,10 +186,10 @@ async fn only_the_author_manages_a_client() {
     expect_err(server.anonymous().get(server.api("/clients")).send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
     let key = author.personal_key(&["submit_score"]).await;
     for (method, p) in [(Method::GET, "/clients".to_owned()), (Method::DELETE, path.clone())] {
-        expect_err(server.with_key(method, &p, &key).send().await.unwrap(), StatusCode::FORBIDDEN).await;
+        expect_err(server.with_key(method, &p, &key).send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
     }
     let res = server.with_key(Method::POST, "/clients/create", &key).json(&draft()).send().await.unwrap();
-    expect_err(res, StatusCode::FORBIDDEN).await;
+    expect_err(res, StatusCode::UNAUTHORIZED).await;
 
     let public = expect_ok(server.anonymous().get(server.api(&path)).send().await.unwrap()).await;
     assert_eq!(public["name"], "Epic Games");

@@ -20,5 +20,6 @@ mod oauth_standard;
 mod outage;
 mod seeds_flow;
 mod status;
+mod tachi_compat;
 mod upgrades;
 mod users;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::views::{IssuedKeyDocument, ListedKey};
 use crate::http::AppState;
 use crate::http::envelope::{ApiError, ApiOk, ApiOkList, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, Auth};
+use crate::http::extract::{ApiJson, ApiPath, PathUser};
 use crate::service::ServiceError;
 use crate::service::keys::KeyRequest;
 use crate::storage::ApiKeyRecord;
@@ -15,10 +15,9 @@ use crate::storage::ApiKeyRecord;
 /// Sent a page at a time: a user may hold a hundred thousand keys.
 pub async fn list(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiPath(user_id): ApiPath<i64>,
+    PathUser { caller, user }: PathUser,
 ) -> Result<ApiOkList<ListedKey, impl Stream<Item = Result<Vec<ListedKey>, ServiceError>>>, ApiError> {
-    let mut pages = state.svc.key_pages(&caller, user_id)?;
+    let mut pages = state.svc.key_pages(&caller, user.id)?;
     let first = pages.next_page().await?.unwrap_or_default();
     let rest = stream::unfold(Some(pages), |pages| async move {
         let mut pages = pages?;
@@ -37,11 +36,10 @@ fn listed(page: Vec<ApiKeyRecord>) -> Vec<ListedKey> {
 
 pub async fn create(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiPath(user_id): ApiPath<i64>,
+    PathUser { caller, user }: PathUser,
     ApiJson(req): ApiJson<KeyRequest>,
 ) -> ApiResult<IssuedKeyDocument> {
-    let issued = state.svc.create_key(&caller, user_id, req).await?;
+    let issued = state.svc.create_key(&caller, user.id, req).await?;
     let description = match &issued.client {
         Some((client, replaced)) if *replaced > 0 => format!(
             "Created a new API key for {}. Your previous key for this client was revoked: keys are stored hashed, \
@@ -56,9 +54,9 @@ pub async fn create(
 
 pub async fn revoke(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiPath((user_id, key_id)): ApiPath<(i64, String)>,
+    PathUser { caller, user }: PathUser,
+    ApiPath((_, key_id)): ApiPath<(String, String)>,
 ) -> ApiResult<Value> {
-    state.svc.revoke_key(&caller, user_id, &key_id).await?;
+    state.svc.revoke_key(&caller, user.id, &key_id).await?;
     Ok(ApiOk("Revoked the API key.".into(), json!({})))
 }

@@ -2,15 +2,15 @@
 //! pending request of the consent screen) and `POST /api/v1/oauth/token`
 //! (exchange the code for an API key document).
 
+use axum::Form;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
-use axum::{Form, Json};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::views::IssuedKeyDocument;
 use crate::http::AppState;
 use crate::http::envelope::{ApiError, ApiOk, ApiResult};
-use crate::http::extract::{Auth, ClientIp};
+use crate::http::extract::{ApiJson, Auth, ClientIp, OptionalJson};
 use crate::service::oauth::{Approve, ClientCredentials, ExchangeError, TokenRequest};
 
 /// A body in JSON or `application/x-www-form-urlencoded`, as the token
@@ -29,7 +29,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonOrForm<T> {
             let Form(v) = Form::<T>::from_request(req, state).await?;
             Ok(JsonOrForm(v))
         } else {
-            let Json(v) = Json::<T>::from_request(req, state).await?;
+            let ApiJson(v) = ApiJson::<T>::from_request(req, state).await?;
             Ok(JsonOrForm(v))
         }
     }
@@ -55,13 +55,8 @@ pub struct CodeDocument {
 pub async fn create_code(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    body: Result<Json<CreateCodeBody>, axum::extract::rejection::JsonRejection>,
+    OptionalJson(body): OptionalJson<CreateCodeBody>,
 ) -> ApiResult<CodeDocument> {
-    let body = match body {
-        Ok(Json(b)) => b,
-        Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => CreateCodeBody::default(),
-        Err(e) => return Err(e.into()),
-    };
     let which = Approve::Only { client_id: body.client_id.as_deref() };
     let issued = state.svc.create_code(&caller, which).await?;
     Ok(ApiOk(

@@ -1,17 +1,15 @@
 //! `/api/v1/status`: who the server thinks you are, and an echo.
 
-use axum::Json;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::now_ms;
 use crate::http::AppState;
-use crate::http::envelope::{ApiError, ApiOk, ApiResult};
-use crate::http::extract::{ApiQuery, Auth};
+use crate::http::envelope::{ApiOk, ApiResult};
+use crate::http::extract::{ApiQuery, Auth, OptionalJson};
 use crate::service::Caller;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct EchoParams {
     echo: Option<String>,
 }
@@ -49,16 +47,11 @@ pub async fn get(
     Ok(status(&state, &caller, p.echo))
 }
 
-/// POST takes `{echo?}`; an empty body is fine too.
+/// POST takes `{echo?}`; an empty body is fine too, a body that is not JSON is not.
 pub async fn post(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    body: Result<Json<EchoParams>, JsonRejection>,
+    OptionalJson(p): OptionalJson<EchoParams>,
 ) -> ApiResult<Status> {
-    let echo = match body {
-        Ok(Json(p)) => p.echo,
-        Err(JsonRejection::MissingJsonContentType(_)) => None,
-        Err(e) => return Err(ApiError::from(e)),
-    };
-    Ok(status(&state, &caller, echo))
+    Ok(status(&state, &caller, p.echo))
 }

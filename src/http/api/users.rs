@@ -6,20 +6,18 @@ use axum::extract::State;
 use super::views::UserView;
 use crate::http::AppState;
 use crate::http::envelope::{ApiOk, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, Auth};
+use crate::http::extract::{ApiJson, PathUser};
 use crate::service::accounts::ProfileChanges;
 
-pub async fn get(State(state): State<AppState>, ApiPath(user_id): ApiPath<i64>) -> ApiResult<UserView> {
-    let user = state.svc.profile(user_id).await?;
+pub async fn get(PathUser { user, .. }: PathUser) -> ApiResult<UserView> {
     Ok(ApiOk(format!("Found user {}.", user.username), UserView::from(&user)))
 }
 
 pub async fn patch(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiPath(user_id): ApiPath<i64>,
+    PathUser { caller, user }: PathUser,
     ApiJson(changes): ApiJson<ProfileChanges>,
 ) -> ApiResult<UserView> {
-    let user = state.svc.update_profile(&caller, user_id, changes).await?;
+    let user = state.svc.update_profile(&caller, user.id, changes).await?;
     Ok(ApiOk(format!("Updated the profile of {}.", user.username), UserView::from(&user)))
 }

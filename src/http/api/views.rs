@@ -3,9 +3,14 @@
 use serde::Serialize;
 
 use crate::domain::permission::PermissionMap;
+use crate::domain::user::AuthLevel;
 use crate::domain::{PermissionSet, PlainSecret};
 use crate::storage::{ApiKeyRecord, ClientRecord, UserRecord};
 
+/// The original server's `UserDocument`. tachi-auth keeps fewer profile
+/// fields than Tachi does; those it does not keep get what a new Tachi account
+/// has (no social media, no badges, no custom images), and `lastSeen` is the
+/// join date. Never the e-mail or the password hash.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
@@ -15,19 +20,35 @@ pub struct UserView {
     pub about: String,
     pub status: Option<String>,
     pub join_date: i64,
-    pub auth_level: &'static str,
+    pub last_seen: i64,
+    pub social_media: SocialMedia,
+    pub badges: [&'static str; 0],
+    /// `UserAuthLevels`: 0 banned, 1 user, 2 mod, 3 admin.
+    pub auth_level: u8,
+    pub custom_pfp_location: Option<String>,
+    pub custom_banner_location: Option<String>,
 }
 
+/// `socialMedia`: `{}` until profiles keep these.
+#[derive(Serialize, Default)]
+pub struct SocialMedia {}
+
+/// The one mapping from a user record to the user document.
 impl From<&UserRecord> for UserView {
     fn from(u: &UserRecord) -> Self {
         UserView {
             id: u.id,
             username: u.username.clone(),
-            username_lowercase: u.username.to_lowercase(),
+            username_lowercase: crate::domain::user::username_key(&u.username),
             about: u.about.clone(),
             status: u.status.clone(),
             join_date: u.created_at,
-            auth_level: if u.is_admin { "admin" } else { "user" },
+            last_seen: u.created_at,
+            social_media: SocialMedia::default(),
+            badges: [],
+            auth_level: AuthLevel::from_flags(u.is_admin, u.is_banned).number(),
+            custom_pfp_location: None,
+            custom_banner_location: None,
         }
     }
 }
@@ -50,6 +71,9 @@ pub struct ClientView<'a> {
     pub requested_permissions: PermissionSet,
     #[serde(rename = "apiKeyFormat")]
     pub api_key_format: Option<&'a str>,
+    /// The original server's name for `apiKeyFormat`, which its pages read.
+    #[serde(rename = "apiKeyTemplate")]
+    pub api_key_template: Option<&'a str>,
     #[serde(rename = "apiKeyFilename")]
     pub api_key_filename: Option<&'a str>,
     #[serde(rename = "requirePKCE")]
@@ -69,6 +93,7 @@ impl<'a> ClientView<'a> {
             webhook_uri: c.webhook_uri.as_deref(),
             requested_permissions: c.permissions,
             api_key_format: c.api_key_format.as_deref(),
+            api_key_template: c.api_key_format.as_deref(),
             api_key_filename: c.api_key_filename.as_deref(),
             require_pkce: c.require_pkce,
             created_on: c.created_at,
@@ -78,6 +103,8 @@ impl<'a> ClientView<'a> {
 
 /// The seeds' APIKeyDocument, plus the key's id (to revoke it), the issuing
 /// client's name and its times. `token` is present only when just issued.
+/// The issuing client is under both names: the seeds' `fromOAuth2Client` and
+/// the original server's `fromAPIClient`, which its code and clients read.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyDocument<'a> {
@@ -89,6 +116,8 @@ pub struct KeyDocument<'a> {
     pub permissions: PermissionMap,
     #[serde(rename = "fromOAuth2Client")]
     pub from_oauth2_client: Option<&'a str>,
+    #[serde(rename = "fromAPIClient")]
+    pub from_api_client: Option<&'a str>,
     #[serde(rename = "id")]
     pub key_id: &'a str,
     pub client_name: Option<&'a str>,
@@ -128,6 +157,7 @@ impl<'a> KeyDocument<'a> {
             identifier: &k.identifier,
             permissions: PermissionMap(k.permissions),
             from_oauth2_client: k.client_id.as_deref(),
+            from_api_client: k.client_id.as_deref(),
             key_id: &k.id,
             client_name: k.client_name.as_deref(),
             created_on: k.created_at,

@@ -61,6 +61,9 @@ struct ConsentPage<'a> {
     builtin: bool,
     permissions: Vec<(&'static str, &'static str)>,
     redirect_host: String,
+    /// `tachi-<name>` when the redirect sends the user to a program on their
+    /// computer rather than to a website.
+    program_scheme: Option<String>,
 }
 
 pub async fn request_auth(
@@ -118,6 +121,7 @@ async fn consent(state: &AppState, jar: &CookieJar, here: &str, params: Authoriz
             })
         })
         .unwrap_or_else(|| consent.request.redirect_uri.clone());
+    let program_scheme = crate::domain::client::native_scheme(&consent.request.redirect_uri);
     Ok(render(&ConsentPage {
         site: &state.web.site_name,
         username: &user.user.username,
@@ -130,6 +134,7 @@ async fn consent(state: &AppState, jar: &CookieJar, here: &str, params: Authoriz
         builtin: consent.client.author_id.is_none(),
         permissions: permission_lines(consent.request.permissions.iter()),
         redirect_host,
+        program_scheme,
     }))
 }
 
