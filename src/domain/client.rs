@@ -158,6 +158,44 @@ pub fn native_scheme(uri: &str) -> Option<String> {
     is_native_scheme(url.scheme()).then(|| url.scheme().to_owned())
 }
 
+/// A public client's redirect URI must not name `localhost`: a name can be
+/// resolved elsewhere, or to an interface the program does not listen on
+/// (RFC 8252 §8.3); the loopback address itself is used instead.
+pub fn check_public_redirect_uri(value: &str) -> Result<(), Invalid> {
+    let url = Url::parse(value).map_err(|e| Invalid::new(format!("redirectUri is not a valid URL: {e}")))?;
+    if url.host_str().is_some_and(|h| h.eq_ignore_ascii_case("localhost")) {
+        return Err(Invalid::new(
+            "a public client's redirectUri must use the loopback address (http://127.0.0.1:PORT/… or \
+             http://[::1]:PORT/…), not localhost (RFC 8252 §8.3)",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an authorization request's `redirect_uri` is the registered one:
+/// identical (RFC 9700 §4.1.3), or, for a public client registered with a
+/// loopback address, identical but for the port, which a program on the
+/// player's computer picks when it starts listening (RFC 8252 §7.3).
+pub fn redirect_uri_matches(registered: &str, given: &str, public: bool) -> bool {
+    given == registered || (public && same_loopback_uri_but_port(registered, given))
+}
+
+fn same_loopback_uri_but_port(registered: &str, given: &str) -> bool {
+    let (Ok(registered), Ok(parsed)) = (Url::parse(registered), Url::parse(given)) else { return false };
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
+        _ => false,
+    };
+    let mut with_port = registered.clone();
+    // Compared as written: a URI the parser would rewrite is not the same URI.
+    loopback
+        && parsed.scheme() == "http"
+        && parsed.as_str() == given
+        && with_port.set_port(parsed.port()).is_ok()
+        && with_port.as_str() == given
+}
+
 pub fn parse_api_key_format(value: &str) -> Result<String, Invalid> {
     if value.len() > 10_000 {
         return Err(Invalid::new("apiKeyFormat is longer than 10000 characters"));
@@ -285,6 +323,28 @@ mod tests {
         }
         // Webhooks stay http(s).
         assert!(parse_http_url("webhookUri", "tachi-foo:cb").is_err());
+    }
+
+    #[test]
+    fn a_public_clients_loopback_redirect_may_use_any_port() {
+        let registered = "http://127.0.0.1/callback?app=hook";
+        assert!(redirect_uri_matches(registered, "http://127.0.0.1:53127/callback?app=hook", true));
+        assert!(redirect_uri_matches("http://[::1]/cb", "http://[::1]:8000/cb", true));
+        assert!(!redirect_uri_matches(registered, "http://127.0.0.1:53127/callback?app=hook", false), "confidential");
+        for other in [
+            "http://127.0.0.1:53127/other?app=hook",
+            "http://127.0.0.1:53127/callback",
+            "https://127.0.0.1:53127/callback?app=hook",
+            "http://127.0.0.2:53127/callback?app=hook",
+            "http://localhost:53127/callback?app=hook",
+            "http://127.0.0.1:53127/callback?app=hook#x",
+            "http://user@127.0.0.1:53127/callback?app=hook",
+        ] {
+            assert!(!redirect_uri_matches(registered, other, true), "{other}");
+        }
+        assert!(!redirect_uri_matches("https://example.com/cb", "https://example.com:8443/cb", true));
+        assert!(check_public_redirect_uri("http://localhost:8000/cb").is_err());
+        assert!(check_public_redirect_uri("http://127.0.0.1/cb").is_ok());
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct ClientDraft {
     /// Refuse authorization requests without PKCE (RFC 7636) for this client.
     #[serde(default, rename = "requirePKCE")]
     pub require_pkce: bool,
+    /// A public client (RFC 8252): a program on the player's computer, which
+    /// cannot keep a secret. It gets none, and must use PKCE.
+    #[serde(default)]
+    pub public: bool,
 }
 
 /// Changes to a client. `null` clears a nullable field; an absent field is
@@ -59,6 +63,11 @@ fn validated_record(
     author_id: Option<i64>,
     secret: &PlainSecret,
 ) -> Result<ClientRecord, Invalid> {
+    if d.public
+        && let Some(uri) = &d.redirect_uri
+    {
+        client::check_public_redirect_uri(uri)?;
+    }
     Ok(ClientRecord {
         client_id,
         secret_hash: secret.hash(),
@@ -69,7 +78,8 @@ fn validated_record(
         permissions: client::check_requested_permissions(d.permissions)?,
         api_key_format: optional(d.api_key_format.as_deref(), client::parse_api_key_format)?,
         api_key_filename: optional(d.api_key_filename.as_deref(), client::parse_api_key_filename)?,
-        require_pkce: d.require_pkce,
+        require_pkce: d.require_pkce || d.public,
+        public: d.public,
         created_at: now_ms(),
     })
 }
@@ -116,7 +126,13 @@ fn check_edit(e: &ClientEdit) -> Result<ClientChanges, Invalid> {
 impl Service {
     /// Registers a client for the session's user. The secret is returned in
     /// clear here and never again.
-    pub async fn create_client(&self, caller: &Caller, d: ClientDraft) -> ServiceResult<(ClientRecord, PlainSecret)> {
+    /// A public client gets no secret (`None`): the hash stored is of one
+    /// nobody is given, so no secret authenticates it.
+    pub async fn create_client(
+        &self,
+        caller: &Caller,
+        d: ClientDraft,
+    ) -> ServiceResult<(ClientRecord, Option<PlainSecret>)> {
         let (user, _) = caller.session_user()?;
         let secret = PlainSecret::generate(SecretKind::ClientSecret);
         let record = validated_record(d, random_id("CI"), Some(user.id), &secret)?;
@@ -128,6 +144,7 @@ impl Service {
                 self.settings.client_cap
             )));
         }
+        let secret = (!record.public).then_some(secret);
         Ok((record, secret))
     }
 
@@ -219,8 +236,13 @@ impl Service {
     }
 
     pub async fn edit_client(&self, caller: &Caller, client_id: &str, edit: ClientEdit) -> ServiceResult<ClientRecord> {
-        self.owned_client(caller, client_id).await?;
+        let client = self.owned_client(caller, client_id).await?;
         let changes = check_edit(&edit)?;
+        if client.public
+            && let Some(Some(uri)) = &changes.redirect_uri
+        {
+            client::check_public_redirect_uri(uri)?;
+        }
         if let Some(name) = &changes.name {
             self.check_name_is_not_the_sites(name).await?;
         }
@@ -237,6 +259,11 @@ impl Service {
         client_id: &str,
     ) -> ServiceResult<(ClientRecord, PlainSecret)> {
         let mut client = self.owned_client(caller, client_id).await?;
+        if client.public {
+            return Err(
+                Invalid::new("a public client has no secret to reset: it authenticates with its id alone").into()
+            );
+        }
         let secret = PlainSecret::generate(SecretKind::ClientSecret);
         if !self.store.set_client_secret(client_id, &secret.hash()).await? {
             return Err(ServiceError::NotFound(format!("no client has the id '{client_id}'")));

@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use crate::domain::client;
 use crate::domain::secret::is_well_formed_id;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, api_key, now_ms, pkce};
 pub use crate::storage::RequestId;
@@ -84,10 +85,11 @@ pub struct TokenRequest {
     pub redirect_uri_required: bool,
 }
 
-/// Client credentials as presented (Basic header or body).
+/// Client credentials as presented (Basic header or body). A public client
+/// presents its id alone.
 pub struct ClientCredentials {
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: Option<String>,
 }
 
 #[derive(Debug)]
@@ -96,6 +98,8 @@ pub enum ExchangeError {
     UnsupportedGrantType,
     UnknownClient,
     WrongSecret,
+    /// A confidential client sent no secret.
+    SecretMissing,
     RateLimited(u64),
     RedirectMismatch,
     /// Unknown, expired, used, or another client's code.
@@ -163,12 +167,19 @@ impl Service {
                 "This application has no redirect URI, so it cannot use this sign-in flow. Its author must set one.",
             ));
         };
-        // Exact string comparison (RFC 9700 §4.1.3): no prefix or pattern matching.
-        if p.redirect_uri.as_deref().is_some_and(|given| given != registered) {
+        // Exact string comparison (RFC 9700 §4.1.3): no prefix or pattern
+        // matching; only a public client's loopback port may differ (RFC 8252 §7.3).
+        if p.redirect_uri
+            .as_deref()
+            .is_some_and(|given| !client::redirect_uri_matches(&registered, given, client.public))
+        {
             return Err(not_redirectable(
                 "The redirect URI in the link is not the one this application registered, so you will not be sent there.",
             ));
         }
+        // Where the browser goes back to: the registered URI, or the port a
+        // public client's program listens on.
+        let registered = p.redirect_uri.clone().unwrap_or(registered);
         let state = bounded("state", p.state).map_err(|e| not_redirectable(&e.0))?;
         let redirect = |error: &'static str, description: String| AuthorizeError::Redirectable {
             redirect_uri: registered.clone(),
@@ -199,7 +210,7 @@ impl Service {
                     .map_err(|e| redirect("invalid_request", e.0))?;
                 Some(ch)
             }
-            None if client.require_pkce => {
+            None if client.require_pkce || client.public => {
                 return Err(redirect(
                     "invalid_request",
                     "this client requires PKCE: send code_challenge (S256)".into(),
@@ -320,13 +331,20 @@ impl Service {
         let client =
             if is_well_formed_id(&creds.client_id) { self.store.client_by_id(&creds.client_id).await? } else { None };
         let stored = client.as_ref().map_or(SecretHash::dummy(), |c| c.secret_hash);
-        let secret_ok = stored.matches(&PlainSecret::from_presented(creds.client_secret.as_str()));
+        let presented = PlainSecret::from_presented(creds.client_secret.as_deref().unwrap_or_default());
+        let secret_ok = stored.matches(&presented) && creds.client_secret.is_some();
         match client {
-            Some(c) if secret_ok => Ok(c),
+            // A public client has no secret: its id alone, never with a secret.
+            Some(c) if c.public && creds.client_secret.is_none() => Ok(c),
+            Some(c) if !c.public && secret_ok => Ok(c),
             found => {
                 let key = LimitKey::of(&["client auth", ip]);
                 self.limits.client_auth_ip.acquire(key, Instant::now()).map_err(ExchangeError::RateLimited)?;
-                Err(if found.is_some() { ExchangeError::WrongSecret } else { ExchangeError::UnknownClient })
+                Err(match found {
+                    None => ExchangeError::UnknownClient,
+                    Some(c) if !c.public && creds.client_secret.is_none() => ExchangeError::SecretMissing,
+                    Some(_) => ExchangeError::WrongSecret,
+                })
             }
         }
     }
@@ -352,7 +370,7 @@ impl Service {
             (None, _) if req.redirect_uri_required => {
                 return Err(ExchangeError::Missing("redirect_uri"));
             }
-            (Some(given), Some(registered)) if given == registered => {}
+            (Some(given), Some(registered)) if client::redirect_uri_matches(registered, given, client.public) => {}
             (Some(_), _) => return Err(ExchangeError::RedirectMismatch),
             (None, _) => {}
         }

@@ -4,7 +4,7 @@ use super::records::{CLIENT_COLUMNS, ClientRow};
 use super::{ClientChanges, ClientRecord, Store, StoreResult, on_pool, on_writer};
 use crate::domain::SecretHash;
 
-/// Binds every column of `CLIENT_COLUMNS`, in order, to `$1`…`$11`.
+/// Binds every column of `CLIENT_COLUMNS`, in order, to `$1`…`$12`.
 fn bind_client<'q, DB>(
     q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
     c: &'q ClientRecord,
@@ -29,6 +29,7 @@ where
         .bind(&c.api_key_filename)
         .bind(c.require_pkce)
         .bind(c.created_at)
+        .bind(c.public)
 }
 
 impl Store {
@@ -39,8 +40,9 @@ impl Store {
     /// concurrent creations, on any number of instances, count one after the
     /// other and never exceed the cap together.
     pub async fn insert_client_capped(&self, c: &ClientRecord, cap: Option<i64>) -> StoreResult<bool> {
-        let insert =
-            format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+        let insert = format!(
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        );
         on_writer!(self, db => {
             let mut tx = super::begin(db).await?;
             sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(c.author_id).execute(&mut *tx).await?;
@@ -64,7 +66,7 @@ impl Store {
     /// Creates or updates a built-in client from the configuration.
     pub async fn upsert_builtin_client(&self, c: &ClientRecord) -> StoreResult<()> {
         let sql = format!(
-            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, name = excluded.name, \
              redirect_uri = excluded.redirect_uri, webhook_uri = excluded.webhook_uri, \
              permissions = excluded.permissions, api_key_format = excluded.api_key_format, \

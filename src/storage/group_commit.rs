@@ -92,6 +92,7 @@ mod tests {
             api_key_format: None,
             api_key_filename: None,
             require_pkce: false,
+            public: false,
             created_at: 0,
         };
         assert!(store.insert_client_capped(&client, None).await.unwrap());

@@ -111,6 +111,8 @@ pub struct ClientRecord {
     pub api_key_format: Option<String>,
     pub api_key_filename: Option<String>,
     pub require_pkce: bool,
+    /// A public client (RFC 8252): no secret, PKCE required.
+    pub public: bool,
     pub created_at: i64,
 }
 
@@ -126,6 +128,7 @@ pub(super) struct ClientRow {
     api_key_format: Option<String>,
     api_key_filename: Option<String>,
     require_pkce: bool,
+    public: bool,
     created_at: i64,
 }
 
@@ -142,13 +145,14 @@ impl From<ClientRow> for ClientRecord {
             api_key_format: r.api_key_format,
             api_key_filename: r.api_key_filename,
             require_pkce: r.require_pkce,
+            public: r.public,
             created_at: r.created_at,
         }
     }
 }
 
 pub(super) const CLIENT_COLUMNS: &str = "client_id, secret_hash, name, author_id, redirect_uri, webhook_uri, permissions, \
-     api_key_format, api_key_filename, require_pkce, created_at";
+     api_key_format, api_key_filename, require_pkce, created_at, public";
 
 /// The editable fields of a client; `None` leaves a field as it is.
 #[derive(Debug, Default, Clone)]

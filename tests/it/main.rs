@@ -18,6 +18,7 @@ mod multi_instance;
 mod oauth_seeds;
 mod oauth_standard;
 mod outage;
+mod public_clients;
 mod seeds_flow;
 mod status;
 mod tachi_compat;

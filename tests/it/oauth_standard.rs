@@ -381,7 +381,10 @@ async fn metadata_lists_exactly_what_is_supported() {
     assert_eq!(m["response_types_supported"], json!(["code"]));
     assert_eq!(m["grant_types_supported"], json!(["authorization_code"]));
     assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
-    assert_eq!(m["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
+    assert_eq!(
+        m["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post", "none"])
+    );
     assert_eq!(m["scopes_supported"], json!(ALL_PERMISSIONS));
     assert_eq!(m["authorization_response_iss_parameter_supported"], true);
     // Every advertised endpoint exists.

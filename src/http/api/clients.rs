@@ -25,10 +25,14 @@ pub async fn create(
     ApiJson(draft): ApiJson<ClientDraft>,
 ) -> ApiResult<Value> {
     let (client, secret) = state.svc.create_client(&caller, draft).await?;
-    Ok(ApiOk(
-        format!("Created client {}. Save the clientSecret now: it is not shown again.", client.name),
-        view(&client, Some(secret.expose())),
-    ))
+    let description = match &secret {
+        Some(_) => format!("Created client {}. Save the clientSecret now: it is not shown again.", client.name),
+        None => format!(
+            "Created public client {}. It has no secret: it authenticates with its clientID and PKCE.",
+            client.name
+        ),
+    };
+    Ok(ApiOk(description, view(&client, secret.as_ref().map(|s| s.expose()))))
 }
 
 pub async fn get(State(state): State<AppState>, ApiPath(client_id): ApiPath<String>) -> ApiResult<Value> {

@@ -82,8 +82,7 @@ pub async fn token(
     JsonOrForm(b): JsonOrForm<TokenBody>,
 ) -> ApiResult<IssuedKeyDocument> {
     let creds = match (b.client_id, b.client_secret) {
-        (Some(client_id), Some(client_secret)) => Some(ClientCredentials { client_id, client_secret }),
-        (Some(_), None) => return Err(ApiError::bad_request("client_secret is missing")),
+        (Some(client_id), client_secret) => Some(ClientCredentials { client_id, client_secret }),
         (None, _) => None,
     };
     let req = TokenRequest {
@@ -107,6 +106,7 @@ fn seeds_error(e: ExchangeError) -> ApiError {
         }
         ExchangeError::UnknownClient => (StatusCode::NOT_FOUND, "no client has this client_id".into()),
         ExchangeError::WrongSecret => (StatusCode::FORBIDDEN, "client_secret is not this client's secret".into()),
+        ExchangeError::SecretMissing => (StatusCode::BAD_REQUEST, "client_secret is missing".into()),
         ExchangeError::RedirectMismatch => {
             (StatusCode::BAD_REQUEST, "redirect_uri is not identical to the client's registered redirect URI".into())
         }

@@ -78,6 +78,8 @@ pub struct ClientView<'a> {
     pub api_key_filename: Option<&'a str>,
     #[serde(rename = "requirePKCE")]
     pub require_pkce: bool,
+    /// A public client (no secret, PKCE required).
+    pub public: bool,
     #[serde(rename = "createdOn")]
     pub created_on: i64,
 }
@@ -96,6 +98,7 @@ impl<'a> ClientView<'a> {
             api_key_template: c.api_key_format.as_deref(),
             api_key_filename: c.api_key_filename.as_deref(),
             require_pkce: c.require_pkce,
+            public: c.public,
             created_on: c.created_at,
         }
     }

@@ -19,13 +19,11 @@ pub fn client_credentials(
     let body_id = body_id.filter(|s| !s.is_empty());
     let body_secret = body_secret.filter(|s| !s.is_empty());
     let Some(authorization) = headers.get(header::AUTHORIZATION) else {
+        // A public client sends its client_id alone (`none`, RFC 8252 §8.4).
         return match (body_id, body_secret) {
-            (Some(client_id), Some(client_secret)) => Ok(ClientCredentials { client_id, client_secret }),
-            (Some(_), None) => {
-                Err(OAuthError::invalid_client("client_secret is missing: every client authenticates with its secret"))
-            }
+            (Some(client_id), client_secret) => Ok(ClientCredentials { client_id, client_secret }),
             (None, _) => Err(OAuthError::invalid_client(
-                "client authentication is required: HTTP Basic, or client_id and client_secret in the body",
+                "client authentication is required: HTTP Basic, or client_id (and client_secret) in the body",
             )),
         };
     };
@@ -64,7 +62,7 @@ fn parse_basic(value: &[u8]) -> Result<ClientCredentials, OAuthError> {
     if client_id.is_empty() || client_secret.is_empty() {
         return Err(bad());
     }
-    Ok(ClientCredentials { client_id, client_secret })
+    Ok(ClientCredentials { client_id, client_secret: Some(client_secret) })
 }
 
 /// `application/x-www-form-urlencoded` decoding of one value: `+` is a
@@ -113,7 +111,7 @@ mod tests {
     fn basic_credentials_are_form_decoded() {
         let c = client_credentials(&basic("CI%3Aa+b:s%2Be%25c%3Ar"), None, None).unwrap();
         assert_eq!(c.client_id, "CI:a b");
-        assert_eq!(c.client_secret, "s+e%c:r");
+        assert_eq!(c.client_secret.as_deref(), Some("s+e%c:r"));
     }
 
     #[test]

@@ -133,7 +133,8 @@ pub async fn introspect(
 /// this server supports.
 pub async fn metadata(State(state): State<AppState>) -> Response {
     let issuer = state.web.issuer();
-    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    // `none`: a public client sends its client_id alone (RFC 8252 §8.4).
+    let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
     let scopes: Vec<&str> = Permission::ALL.iter().map(|p| p.as_str()).collect();
     Json(json!({
         "issuer": issuer,

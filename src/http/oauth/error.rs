@@ -67,6 +67,9 @@ impl From<ExchangeError> for OAuthError {
                 "grant_type must be authorization_code, the only grant supported",
             ),
             // One answer for both, so the endpoint does not say which client ids exist.
+            ExchangeError::SecretMissing => {
+                OAuthError::invalid_client("client_secret is missing: only a public client authenticates without one")
+            }
             ExchangeError::UnknownClient | ExchangeError::WrongSecret => {
                 OAuthError::invalid_client("client authentication failed")
             }

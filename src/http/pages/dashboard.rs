@@ -133,6 +133,9 @@ fn key_cursor(text: &str) -> Option<KeyCursor> {
 fn notice_text(code: Option<&str>) -> Option<&'static str> {
     match code? {
         "declined" => Some("You declined the request. Nothing was sent to the application."),
+        "public-client" => {
+            Some("Created a public client. It has no secret: the program signs players in with its client ID and PKCE.")
+        }
         "key-revoked" => Some("The key was revoked. The application can no longer use it."),
         "client-deleted" => Some("The client was deleted, and every key it issued was revoked."),
         "client-updated" => Some("The client was updated."),
@@ -264,6 +267,8 @@ pub struct ClientForm {
     api_key_format: Option<String>,
     api_key_filename: Option<String>,
     require_pkce: Option<String>,
+    /// "A program on the player's computer": a public client.
+    public: Option<String>,
 }
 
 async fn form_user(state: &AppState, jar: &CookieJar, headers: &HeaderMap, csrf: &str) -> Result<PageUser, PageError> {
@@ -304,11 +309,13 @@ pub async fn create_client(
         api_key_format: f.api_key_format.filter(|s| !s.trim().is_empty()),
         api_key_filename: filled(f.api_key_filename),
         require_pkce: f.require_pkce.is_some(),
+        public: f.public.is_some(),
     };
     match state.svc.create_client(&user.caller, draft).await {
-        Ok((client, secret)) => {
+        Ok((client, Some(secret))) => {
             Ok(secret_page(&state, &user, format!("Created {}", client.name), &client, secret.expose()))
         }
+        Ok((_, None)) => Ok(Redirect::to("/?notice=public-client").into_response()),
         Err(e) => show_error(&state, &user, e, Kept::NewClient(typed)).await,
     }
 }

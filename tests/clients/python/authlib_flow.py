@@ -11,7 +11,8 @@ Driven by tests/it/oauth_standard.rs (python_authlib_completes_the_flow_with_dis
 configured by environment:
   TACHI_BASE, TACHI_CLIENT_ID, TACHI_CLIENT_SECRET, TACHI_REDIRECT_URI,
   TACHI_USERNAME, TACHI_PASSWORD,
-  TACHI_AUTH_METHOD   client_secret_basic | client_secret_post
+  TACHI_AUTH_METHOD   client_secret_basic | client_secret_post | none (a public
+                      client: no secret, TACHI_CLIENT_SECRET empty)
 Prints one JSON line with what it observed; exits non-zero on any failure.
 """
 
@@ -30,7 +31,7 @@ from authlib.integrations.requests_client import OAuth2Session  # noqa: E402
 
 BASE = os.environ["TACHI_BASE"]
 CLIENT_ID = os.environ["TACHI_CLIENT_ID"]
-CLIENT_SECRET = os.environ["TACHI_CLIENT_SECRET"]
+CLIENT_SECRET = os.environ.get("TACHI_CLIENT_SECRET") or None
 REDIRECT_URI = os.environ["TACHI_REDIRECT_URI"]
 METHOD = os.environ.get("TACHI_AUTH_METHOD", "client_secret_basic")
 
@@ -80,7 +81,8 @@ def obtain_token(meta, browser):
     page = browser.get(url, allow_redirects=False, timeout=30)
     assert page.status_code == 200, (page.status_code, page.text[:300])
     client_id = re.search(r'name="client_id" value="([^"]+)"', page.text).group(1)
-    answer = {"csrf": csrf_of(page.text), "client_id": client_id, "decision": "approve"}
+    request = re.search(r'name="request" value="([^"]+)"', page.text).group(1)
+    answer = {"csrf": csrf_of(page.text), "client_id": client_id, "request": request, "decision": "approve"}
     res = browser.post(BASE + "/oauth/consent", data=answer, allow_redirects=False, timeout=30)
     assert res.status_code == 303, res.status_code
     callback = res.headers["Location"]
