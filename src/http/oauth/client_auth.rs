@@ -132,7 +132,13 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
         assert_eq!(err(client_credentials(&h, None, None)).error, "invalid_client");
-        let e = err(client_credentials(&HeaderMap::new(), Some("CI1".into()), None));
-        assert_eq!(e.error, "invalid_client");
+        assert_eq!(err(client_credentials(&HeaderMap::new(), None, None)).error, "invalid_client");
+    }
+
+    /// A public client sends its id alone; whether it may is the service's call.
+    #[test]
+    fn an_id_alone_is_passed_on() {
+        let c = client_credentials(&HeaderMap::new(), Some("CI1".into()), None).unwrap();
+        assert_eq!((c.client_id.as_str(), c.client_secret), ("CI1", None));
     }
 }
