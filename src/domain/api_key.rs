@@ -5,7 +5,7 @@
 //! primary key; the random half is the secret, and only the hash of the
 //! whole token is stored. Looking keys up by the hash alone needed an index
 //! of random values, which costs every new key a write to a random page of
-//! it (the biggest part of a token exchange's write, `bench/run` W2); ids
+//! it (the biggest part of a token exchange's write); ids
 //! sort by creation time, so a new key lands on the last page of the index
 //! of ids instead. Keys issued before tokens carried their id (40 digits in
 //! all) are still found by their hash, through an index of those keys only.

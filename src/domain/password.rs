@@ -3,10 +3,10 @@
 //!
 //! Hashing is CPU-heavy by design, so callers run it on the blocking pool,
 //! one hash per core at a time. Of OWASP's equal choices this one holds the
-//! least memory for the time it costs: the crate's default (19 MiB, 2 passes)
-//! took the server to 51 MB during a burst of logins on two cores, past the
-//! 50 MB it is meant to stay under. Hashes made with other parameters
-//! (earlier ones) still verify: a PHC string carries its own.
+//! least memory for the time it costs: with the crate's default (19 MiB,
+//! 2 passes) a burst of logins takes the server past the memory it is meant
+//! to stay under. Hashes made with other parameters still verify: a PHC
+//! string carries its own.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};

@@ -59,9 +59,8 @@ pub fn client_key_identifier(client_name: &str) -> String {
 /// Keys per page of [`KeyPages`].
 const KEY_PAGE: usize = 500;
 
-/// A user's keys, read a page at a time in listing order: a listing of
-/// 100 000 keys holds one page in memory, not all of them (it took the
-/// process past 100 MB).
+/// A user's keys, read a page at a time in listing order: a listing of any
+/// length holds one page in memory, not all of them.
 pub struct KeyPages {
     store: Store,
     user_id: i64,
@@ -84,8 +83,8 @@ impl KeyPages {
 
 impl Service {
     /// Up to `size` of a user's keys in listing order, after `after`, and
-    /// whether more follow: one screen of the dashboard. (A user with
-    /// 100 000 keys got all of them in one page before.)
+    /// whether more follow: one screen of the dashboard, however many keys
+    /// the user has.
     pub async fn key_page(
         &self,
         caller: &Caller,

@@ -53,7 +53,7 @@ impl Store {
     /// `service::auth`) so that validation stays a read, and a lost touch
     /// costs nothing but precision. Touches queue for one task that writes
     /// them in batches; when the queue is full they are dropped. (A task per
-    /// touch made first uses of 100 000 keys hold 170 MB of waiting tasks.)
+    /// touch would let a burst of first uses hold memory without bound.)
     pub fn touch_key(&self, token: &SecretHash, key_id: &str, now: i64) {
         self.cache.touched(token, now);
         if let Some(touches) = &self.touches {

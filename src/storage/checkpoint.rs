@@ -2,13 +2,13 @@
 //!
 //! By default the commit that takes the write-ahead log past 1000 pages
 //! copies them into the database file before it returns, and every exchange
-//! waiting behind it waits too: those 5–15 ms stalls were W2's p99. Here a
-//! connection of its own copies the log every [`EVERY`] while writes go on
-//! (a PASSIVE checkpoint never blocks them). A log copied while writes go on
-//! is never copied *whole*, and only a log copied whole starts over, so once
-//! it passes [`HOLD_PAGES`] the few pages committed meanwhile are copied with
-//! writes held back. Durability is unchanged: a commit is in the log (and in
-//! the OS's hands) before it is answered, whenever it is copied.
+//! waiting behind it waits too: such stalls set the writes' tail latency.
+//! Here a connection of its own copies the log every [`EVERY`] while writes
+//! go on (a PASSIVE checkpoint never blocks them). A log copied while writes
+//! go on is never copied *whole*, and only a log copied whole starts over,
+//! so once it passes [`HOLD_PAGES`] the few pages committed meanwhile are
+//! copied with writes held back. Durability is unchanged: a commit is in the
+//! log (and in the OS's hands) before it is answered, whenever it is copied.
 
 use std::time::Duration;
 
@@ -63,9 +63,8 @@ pub(super) fn start(opts: SqliteConnectOptions, pool: SqlitePool, writer: Sqlite
 /// [`HOLD_PAGES`], copy again until the pages that writes add during a pass
 /// are few, then copy those with writes held back, so that the log is
 /// copied whole and starts over. Holding writes back costs two `fsync`s
-/// (log and database) whatever the number of pages, 5–10 ms on this
-/// project's benchmark machine under load: done every round (as it first
-/// was) it took a quarter of the writer's time.
+/// (log and database) whatever the number of pages, and `fsync` is slow
+/// under load: done every round it would take much of the writer's time.
 async fn round(c: &mut SqliteConnection, writer: &SqliteWriter, whole: &mut (i64, i64)) -> Result<(), sqlx::Error> {
     let mut seen = pass(c).await?;
     // Short, or unchanged since the last pass that held writes back: enough.

@@ -101,11 +101,12 @@ pub(crate) use on_writer;
 /// as few calls as each engine allows. SQLite runs the statements of one call
 /// in order on its connection's thread, so there the body's own SQL opens the
 /// transaction (`BEGIN IMMEDIATE; …` in its first call) and ends it (`…;
-/// COMMIT` in its last): two hand-offs to that thread instead of four, which
-/// was half a token-exchange batch's time. PostgreSQL takes one statement per
-/// call; there `$conn` is a transaction begun here and committed after the
-/// body. On both, an outcome for which `$committed` is false (a statement
-/// failed, or the body stopped before its last call) leaves nothing behind.
+/// COMMIT` in its last): two hand-offs to that thread instead of four, and
+/// hand-offs are most of what a short transaction costs. PostgreSQL takes
+/// one statement per call; there `$conn` is a transaction begun here and
+/// committed after the body. On both, an outcome for which `$committed` is
+/// false (a statement failed, or the body stopped before its last call)
+/// leaves nothing behind.
 macro_rules! write_transaction {
     ($store:expr, committed: $committed:expr, $conn:ident => $body:expr) => {{
         #[allow(unused_imports)]
@@ -178,7 +179,7 @@ enum Params {
     /// `?`, bound in order of appearance (SQLite only). sqlx asks SQLite for
     /// the name of each parameter it binds, and SQLite finds a `$n` name by a
     /// linear search of the statement's names: quadratic in a batch's few
-    /// hundred parameters, which was 6 % of the writer's time in W2.
+    /// hundred parameters.
     Anonymous,
 }
 
@@ -306,8 +307,8 @@ impl Store {
             // 2 MiB). SQLite empties a connection's cache whenever another
             // connection has written, and every write here is the writer's,
             // so under writes a reader's cache holds little for long; filled
-            // by reads of many different keys, ten of them were 20 MB of a
-            // server meant to stay under 50.
+            // by reads of many different keys, the pool's caches would be a
+            // large part of a server meant to stay small.
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
@@ -320,8 +321,8 @@ impl Store {
             // the random ones): 8 MiB, beside the readers' 512 KiB each. Its
             // temporary objects stay in memory: a token-exchange batch's
             // statement journal and `UPDATE … FROM`/`RETURNING` tables
-            // (a few hundred KB) were each a file created, written and
-            // deleted per batch, a fifth of W2's throughput.
+            // (a few hundred KB) would otherwise each be a file created,
+            // written and deleted per batch.
             let writer = opts
                 .clone()
                 .pragma("cache_size", "-8192")

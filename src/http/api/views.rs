@@ -142,8 +142,8 @@ impl Serialize for IssuedKeyDocument {
 }
 
 /// A key as the list route shows it, serialized straight from its record:
-/// building a `serde_json::Value` per key first cost ~2 KB of small
-/// allocations per key.
+/// a `serde_json::Value` per key would be many small allocations for every
+/// key of a list that may be long.
 pub struct ListedKey(pub ApiKeyRecord);
 
 impl Serialize for ListedKey {
