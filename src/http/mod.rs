@@ -182,8 +182,8 @@ type RouteFuture = <axum::routing::Route as tower_service::Service<Request>>::Fu
 
 /// [`finish`] as a tower layer of its own rather than through
 /// `axum::middleware::from_fn`, which boxes the rest of the stack, and the
-/// future it returns, once more on every request (W1 ran ~4 % faster
-/// without: docs/performance.md, "What changed in `src/`").
+/// future it returns, once more on every request: a measurable cost on the
+/// bearer path (bench/RESULTS.md).
 #[derive(Clone)]
 struct Finish(Arc<WebSettings>);
 
