@@ -49,6 +49,13 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             println!("updated {}", args.username);
             Ok(())
         }
+        Command::Import(args) => {
+            let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
+            let database = tachi_auth::import::describe_database(&args.database.database_url);
+            let outcome = tachi_auth::import::run(&store, &args.options(), &database).await;
+            store.close().await;
+            outcome.map(|_| ()).map_err(|e| e.to_string().into())
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod db;
 pub mod postgres;
+pub mod tachi;
 
 use std::net::SocketAddr;
 
