@@ -65,7 +65,7 @@ pub enum ImportError {
     /// The database holds users this export does not have.
     #[error("{0}")]
     Refused(String),
-    #[error("database: {0}")]
+    #[error("{0}: nothing was written")]
     Database(#[from] StoreError),
 }
 
@@ -95,11 +95,7 @@ pub async fn run(store: &Store, opts: &Options, database: &str) -> Result<Counts
     if opts.dry_run {
         println!("Dry run: nothing will be written.");
     }
-    let mut sources = Vec::with_capacity(FILES.len());
-    for name in FILES {
-        sources.push(Source::open(&opts.from, name).map_err(ImportError::Unreadable)?);
-    }
-
+    let mut sources = open_all(opts)?;
     let mut check = Check::default();
     let mut progress = Progress::new();
     check.run(store, &mut sources, &mut progress).await?;
@@ -122,10 +118,7 @@ pub async fn run(store: &Store, opts: &Options, database: &str) -> Result<Counts
     }
 
     let writing = Instant::now();
-    let mut sources = Vec::with_capacity(FILES.len());
-    for name in FILES {
-        sources.push(Source::open(&opts.from, name).map_err(ImportError::Unreadable)?);
-    }
+    let mut sources = open_all(opts)?;
     let mut importer = store.begin_import().await?;
     let written = check.write(&mut importer, &mut sources, &mut progress).await?;
     progress.clear();
@@ -141,6 +134,11 @@ pub async fn run(store: &Store, opts: &Options, database: &str) -> Result<Counts
     };
     report(&counts, opts, documents, started, writing);
     Ok(counts)
+}
+
+/// The four files, each read from its start.
+fn open_all(opts: &Options) -> Result<Vec<Source>, ImportError> {
+    FILES.iter().map(|name| Source::open(&opts.from, *name).map_err(ImportError::Unreadable)).collect()
 }
 
 fn report(counts: &Counts, opts: &Options, documents: u64, started: Instant, writing: Instant) {

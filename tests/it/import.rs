@@ -327,6 +327,7 @@ async fn invalid_documents_are_listed_and_nothing_is_written_unless_asked() {
             tachi::token(f, 1, 1, &good_key, "Good Client Token", &["submit_score"], Some(&id)),
             tachi::token(f, 2, 1, &bad_key, "Custom Token", &["fly"], None),
             tachi::token(f, 3, 3, &tachi::random20hex(), "Custom Token", &["submit_score"], None),
+            tachi::token(f, 4, 1, &good_key, "Copied Token", &["submit_score"], None),
         ],
     );
     let expected = [
@@ -338,6 +339,7 @@ async fn invalid_documents_are_listed_and_nothing_is_written_unless_asked() {
         "api-clients.json:3: requestedPermissions: unknown permission 'fly'",
         "api-tokens.json:2: permissions: unknown permission 'fly'",
         "api-tokens.json:3: userID 3 is not an importable user",
+        "api-tokens.json:4: its token is also the token of an earlier document",
     ];
     let db = TestDatabase::create().await;
 
@@ -346,7 +348,7 @@ async fn invalid_documents_are_listed_and_nothing_is_written_unless_asked() {
     for reason in expected {
         assert!(run.stdout.contains(reason), "{reason} not in:\n{}", run.output());
     }
-    assert!(run.stderr.contains("8 invalid document(s): nothing was written"), "{}", run.output());
+    assert!(run.stderr.contains("9 invalid document(s): nothing was written"), "{}", run.output());
     assert!(run.stderr.contains("--skip-invalid"), "{}", run.output());
     assert!(!run.output().contains(&secret) && !run.output().contains(&bad_key) && !run.output().contains(&hash));
     assert_eq!(user_count(&db.url).await, 0);
