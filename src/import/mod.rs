@@ -138,7 +138,7 @@ pub async fn run(store: &Store, opts: &Options, database: &str) -> Result<Counts
 
 /// The four files, each read from its start.
 fn open_all(opts: &Options) -> Result<Vec<Source>, ImportError> {
-    FILES.iter().map(|name| Source::open(&opts.from, *name).map_err(ImportError::Unreadable)).collect()
+    FILES.iter().map(|name| Source::open(&opts.from, name).map_err(ImportError::Unreadable)).collect()
 }
 
 fn report(counts: &Counts, opts: &Options, documents: u64, started: Instant, writing: Instant) {

@@ -26,7 +26,7 @@ impl Progress {
             return;
         }
         self.last = Instant::now();
-        let percent = if size == 0 { 100 } else { read.saturating_mul(100) / size };
+        let percent = read.saturating_mul(100).checked_div(size).unwrap_or(100);
         let text = format!("{phase} {file}: {percent:>3}% ({documents} documents)");
         let mut err = std::io::stderr().lock();
         if self.terminal {
