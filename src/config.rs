@@ -24,6 +24,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Operator actions on a user account (admin, ban).
     User(UserArgs),
+    /// Import a Tachi instance's users, API clients and API keys from
+    /// mongoexport's files (see the README's "Moving from Tachi").
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -159,7 +162,7 @@ impl ServeArgs {
     pub fn defaults() -> Self {
         match Cli::parse_from(["tachi-auth", "serve"]).command {
             Command::Serve(a) => a,
-            Command::User(_) => unreachable!("parsed 'serve'"),
+            Command::User(_) | Command::Import(_) => unreachable!("parsed 'serve'"),
         }
     }
 }
@@ -176,4 +179,27 @@ pub struct UserArgs {
     /// Ban the user (all their sessions and keys are refused), or lift the ban.
     #[arg(long)]
     pub banned: Option<bool>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The folder holding mongoexport's users.json, user-private-information.json,
+    /// api-clients.json and api-tokens.json (one document per line).
+    #[arg(long, value_name = "DIR")]
+    pub from: std::path::PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Import the valid documents even when some are invalid (they are listed
+    /// either way; without this flag, nothing is written then).
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Check everything and say what would be imported, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl ImportArgs {
+    pub fn options(&self) -> crate::import::Options {
+        crate::import::Options { from: self.from.clone(), skip_invalid: self.skip_invalid, dry_run: self.dry_run }
+    }
 }

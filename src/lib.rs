@@ -2,10 +2,13 @@
 //!
 //! Layers, outermost first: `http` (axum handlers and pages) → `service`
 //! (use cases) → `domain` (protocol rules) and `storage` (all SQL).
+//! `import` is the operator's `tachi-auth import`, beside `service`: Tachi's
+//! documents read and checked, then written through `storage`.
 
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod service;
 pub mod storage;
 

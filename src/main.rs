@@ -10,12 +10,19 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     return_large_blocks_to_the_os();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("TACHI_AUTH_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-        // Colours for a terminal only: not escape codes in a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
     let cli = Cli::parse();
+    // The import's report is its standard output: its log goes to standard
+    // error, without sqlx's warnings about its long (bulk) statements.
+    let import = matches!(cli.command, Command::Import(_));
+    let default_filter = if import { "warn,sqlx=error" } else { "info,sqlx=warn" };
+    let log = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("TACHI_AUTH_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter)));
+    if import {
+        log.with_writer(std::io::stderr).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    } else {
+        // Colours for a terminal only: not escape codes in a log file.
+        log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init();
+    }
     match run(cli.command).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -60,6 +67,13 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
             println!("updated {}", args.username);
             Ok(())
+        }
+        Command::Import(args) => {
+            let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
+            let database = tachi_auth::import::describe_database(&args.database.database_url);
+            let outcome = tachi_auth::import::run(&store, &args.options(), &database).await;
+            store.close().await;
+            outcome.map(|_| ()).map_err(|e| e.to_string().into())
         }
     }
 }

@@ -84,12 +84,14 @@ pub enum AuthLevel {
 }
 
 impl AuthLevel {
-    /// tachi-auth keeps two flags; a ban outranks everything.
-    pub fn from_flags(is_admin: bool, is_banned: bool) -> AuthLevel {
-        match (is_banned, is_admin) {
-            (true, _) => AuthLevel::Banned,
-            (false, true) => AuthLevel::Admin,
-            (false, false) => AuthLevel::User,
+    /// A ban outranks everything; a moderator (only imported from Tachi)
+    /// is granted nothing more here than a user.
+    pub fn from_flags(is_admin: bool, is_moderator: bool, is_banned: bool) -> AuthLevel {
+        match (is_banned, is_admin, is_moderator) {
+            (true, _, _) => AuthLevel::Banned,
+            (false, true, _) => AuthLevel::Admin,
+            (false, false, true) => AuthLevel::Mod,
+            (false, false, false) => AuthLevel::User,
         }
     }
 
@@ -98,13 +100,15 @@ impl AuthLevel {
     }
 }
 
+/// Tachi's own rule (`^[a-zA-Z_-][a-zA-Z0-9_-]{2,20}$`): 3 to 21 characters,
+/// so that every account imported from it can log in.
 pub fn check_username(username: &str) -> Result<(), Invalid> {
     let len = username.chars().count();
     let valid_chars = username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     let starts_ok = username.chars().next().is_some_and(|c| !c.is_ascii_digit());
-    if !(3..=20).contains(&len) || !valid_chars || !starts_ok {
+    if !(3..=21).contains(&len) || !valid_chars || !starts_ok {
         return Err(Invalid::new(
-            "username must be 3 to 20 characters of letters, digits, '_' or '-', and not start with a digit",
+            "username must be 3 to 21 characters of letters, digits, '_' or '-', and not start with a digit",
         ));
     }
     Ok(())
@@ -168,18 +172,19 @@ mod tests {
 
     #[test]
     fn auth_levels_are_the_original_numbers() {
-        assert_eq!(AuthLevel::from_flags(false, false).number(), 1);
-        assert_eq!(AuthLevel::from_flags(true, false).number(), 3);
-        assert_eq!(AuthLevel::from_flags(true, true).number(), 0);
-        assert_eq!(AuthLevel::from_flags(false, true).number(), 0);
-        assert_eq!(AuthLevel::Mod.number(), 2);
+        assert_eq!(AuthLevel::from_flags(false, false, false).number(), 1);
+        assert_eq!(AuthLevel::from_flags(true, false, false).number(), 3);
+        assert_eq!(AuthLevel::from_flags(false, true, false).number(), 2);
+        assert_eq!(AuthLevel::from_flags(true, true, true).number(), 0);
+        assert_eq!(AuthLevel::from_flags(false, false, true).number(), 0);
     }
 
     #[test]
     fn usernames() {
         assert!(check_username("zkldi").is_ok());
         assert!(check_username("a_b-C9").is_ok());
-        for bad in ["ab", "1abc", "has space", "ünï", "x".repeat(21).as_str()] {
+        assert!(check_username(&"x".repeat(21)).is_ok());
+        for bad in ["ab", "1abc", "has space", "ünï", "x".repeat(22).as_str()] {
             assert!(check_username(bad).is_err(), "{bad}");
         }
     }

@@ -115,7 +115,7 @@ impl Service {
         };
         let stored = found.as_ref().map(|u| u.password_hash.clone());
         let password = c.password;
-        let ok = blocking(move || password::verify(&password, stored.as_deref())).await?;
+        let (ok, upgraded) = blocking(move || password::verify_and_upgrade(&password, stored.as_deref())).await?;
         let user = match found {
             Some(u) if ok => u,
             _ => {
@@ -126,6 +126,10 @@ impl Service {
         attempt.succeeded();
         if user.is_banned {
             return Err(ServiceError::Forbidden("this account is banned".into()));
+        }
+        if let Some(hash) = upgraded {
+            // A bcrypt hash imported from Tachi: replaced now that the password is known.
+            self.store.upgrade_password_hash(user.id, &user.password_hash, &hash).await?;
         }
         self.open_session(user).await
     }

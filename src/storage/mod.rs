@@ -13,6 +13,7 @@ mod checkpoint;
 mod clients;
 mod codes;
 mod group_commit;
+mod import;
 mod records;
 mod sessions;
 mod users;
@@ -27,6 +28,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
 pub use codes::{RedeemDecision, Redemption};
+pub use import::{BATCH as IMPORT_BATCH, ImportedKey, ImportedLogin, ImportedUser, Importer};
 pub use records::*;
 
 /// Runs `$body` with `$pool` bound to the configured engine's pool. The body is

@@ -16,6 +16,17 @@ pub struct UserRecord {
     pub is_admin: bool,
     pub is_banned: bool,
     pub created_at: i64,
+    /// Tachi's profile fields (migration 0009), kept for accounts imported
+    /// from it: `lastSeen` (unix ms), `socialMedia` (a JSON object as text),
+    /// `badges` (a JSON array as text), the custom picture and banner
+    /// locations, `isSupporter`, and the auth level MOD.
+    pub last_seen: Option<i64>,
+    pub social_media: String,
+    pub badges: String,
+    pub custom_pfp_location: Option<String>,
+    pub custom_banner_location: Option<String>,
+    pub is_supporter: bool,
+    pub is_moderator: bool,
 }
 
 #[derive(FromRow)]
@@ -29,6 +40,13 @@ pub(super) struct UserRow {
     is_admin: bool,
     is_banned: bool,
     created_at: i64,
+    last_seen: Option<i64>,
+    social_media: String,
+    badges: String,
+    custom_pfp_location: Option<String>,
+    custom_banner_location: Option<String>,
+    is_supporter: bool,
+    is_moderator: bool,
 }
 
 impl From<UserRow> for UserRecord {
@@ -43,12 +61,20 @@ impl From<UserRow> for UserRecord {
             is_admin: r.is_admin,
             is_banned: r.is_banned,
             created_at: r.created_at,
+            last_seen: r.last_seen,
+            social_media: r.social_media,
+            badges: r.badges,
+            custom_pfp_location: r.custom_pfp_location,
+            custom_banner_location: r.custom_banner_location,
+            is_supporter: r.is_supporter,
+            is_moderator: r.is_moderator,
         }
     }
 }
 
-pub(super) const USER_COLUMNS: &str =
-    "id, username, email, password_hash, about, status, is_admin, is_banned, created_at";
+pub(super) const USER_COLUMNS: &str = "id, username, email, password_hash, about, status, is_admin, is_banned, \
+     created_at, last_seen, social_media, badges, custom_pfp_location, custom_banner_location, is_supporter, \
+     is_moderator";
 
 pub struct NewUser<'a> {
     pub username: &'a str,

@@ -79,6 +79,15 @@ impl Store {
             .map(Into::into)))
     }
 
+    /// Replaces a user's password hash with one of the same password made
+    /// another way (an imported bcrypt hash upgraded at login), unless it
+    /// changed meanwhile.
+    pub async fn upgrade_password_hash(&self, id: i64, old: &str, new: &str) -> StoreResult<()> {
+        let sql = "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2";
+        on_writer!(self, db => sqlx::query(sql).bind(id).bind(old).bind(new).execute(&mut *db).await.map(|_| ())?);
+        Ok(())
+    }
+
     /// Operator action: sets a user's admin and banned flags (`None` keeps one).
     pub async fn set_user_flags(&self, key: &str, admin: Option<bool>, banned: Option<bool>) -> StoreResult<bool> {
         let sql = "UPDATE users SET is_admin = COALESCE($2, is_admin), is_banned = COALESCE($3, is_banned) \

@@ -13,6 +13,7 @@ mod browser;
 mod builtin_clients;
 mod clients;
 mod dashboard_forms;
+mod import;
 mod malformed;
 mod multi_instance;
 mod oauth_seeds;

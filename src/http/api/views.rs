@@ -7,10 +7,10 @@ use crate::domain::user::AuthLevel;
 use crate::domain::{PermissionSet, PlainSecret};
 use crate::storage::{ApiKeyRecord, ClientRecord, UserRecord};
 
-/// The original server's `UserDocument`. tachi-auth keeps fewer profile
-/// fields than Tachi does; those it does not keep get what a new Tachi account
-/// has (no social media, no badges, no custom images), and `lastSeen` is the
-/// join date. Never the e-mail or the password hash.
+/// The original server's `UserDocument`. Accounts imported from Tachi keep
+/// its profile fields; an account made here has what a new Tachi account has
+/// (no social media, no badges, no custom images), and `lastSeen` is its join
+/// date. Never the e-mail or the password hash.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
@@ -21,17 +21,15 @@ pub struct UserView {
     pub status: Option<String>,
     pub join_date: i64,
     pub last_seen: i64,
-    pub social_media: SocialMedia,
-    pub badges: [&'static str; 0],
+    /// A JSON object (Tachi's `socialMedia`), as imported.
+    pub social_media: serde_json::Value,
+    /// A JSON array of badge names, as imported.
+    pub badges: serde_json::Value,
     /// `UserAuthLevels`: 0 banned, 1 user, 2 mod, 3 admin.
     pub auth_level: u8,
     pub custom_pfp_location: Option<String>,
     pub custom_banner_location: Option<String>,
 }
-
-/// `socialMedia`: `{}` until profiles keep these.
-#[derive(Serialize, Default)]
-pub struct SocialMedia {}
 
 /// The one mapping from a user record to the user document.
 impl From<&UserRecord> for UserView {
@@ -43,14 +41,20 @@ impl From<&UserRecord> for UserView {
             about: u.about.clone(),
             status: u.status.clone(),
             join_date: u.created_at,
-            last_seen: u.created_at,
-            social_media: SocialMedia::default(),
-            badges: [],
-            auth_level: AuthLevel::from_flags(u.is_admin, u.is_banned).number(),
-            custom_pfp_location: None,
-            custom_banner_location: None,
+            last_seen: u.last_seen.unwrap_or(u.created_at),
+            social_media: json_or(&u.social_media, serde_json::json!({})),
+            badges: json_or(&u.badges, serde_json::json!([])),
+            auth_level: AuthLevel::from_flags(u.is_admin, u.is_moderator, u.is_banned).number(),
+            custom_pfp_location: u.custom_pfp_location.clone(),
+            custom_banner_location: u.custom_banner_location.clone(),
         }
     }
+}
+
+/// A profile field stored as JSON text; `empty` if it is not (it always is:
+/// only the import writes these, from parsed documents).
+fn json_or(text: &str, empty: serde_json::Value) -> serde_json::Value {
+    serde_json::from_str(text).ok().filter(|v: &serde_json::Value| v.is_object() || v.is_array()).unwrap_or(empty)
 }
 
 #[derive(Serialize)]

@@ -11,6 +11,7 @@ pub mod binary;
 pub mod browser;
 pub mod db;
 pub mod postgres;
+pub mod tachi;
 
 use std::net::SocketAddr;
 
