@@ -209,7 +209,7 @@ impl RequestId {
 
     /// 64 lowercase hex digits, as the consent form carries it.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        crate::domain::secret::hex(&self.0)
     }
 
     pub fn parse(hex: &str) -> Option<RequestId> {

@@ -439,13 +439,7 @@ async fn a_user_cannot_pass_for_the_operator() {
     std::fs::write(&builtin, BUILTIN).unwrap();
     let server = TestServer::start_with(|a| a.builtin_clients = Some(builtin)).await;
     for name in ["Tachi", "tachi", "TACHI", "admin", "Administrator", "support", "r00t"] {
-        let res = server
-            .anonymous()
-            .post(server.api("/auth/register"))
-            .json(&json!({ "username": name, "!password": PASSWORD, "email": "x@example.org" }))
-            .send()
-            .await
-            .unwrap();
+        let res = server.try_register(name).await;
         let description = expect_err(res, StatusCode::CONFLICT).await;
         assert!(description.contains("reserved"), "{name}: {description}");
     }
@@ -487,13 +481,7 @@ async fn look_alike_usernames_are_one_name() {
     server.register("paypal").await;
     server.register("bob").await;
     for name in ["paypaI", "PAYPAL", "b0b", "B0B"] {
-        let res = server
-            .anonymous()
-            .post(server.api("/auth/register"))
-            .json(&json!({ "username": name, "!password": PASSWORD, "email": "x@example.org" }))
-            .send()
-            .await
-            .unwrap();
+        let res = server.try_register(name).await;
         expect_err(res, StatusCode::CONFLICT).await;
     }
 }
@@ -563,13 +551,7 @@ async fn admins_cannot_act_on_other_users_keys_or_clients() {
 #[tokio::test]
 async fn an_http_origin_is_another_site_when_the_public_url_is_https() {
     let server = TestServer::start_with(|a| a.public_url = Some("https://auth.example".parse().unwrap())).await;
-    let res = server
-        .anonymous()
-        .post(server.api("/auth/register"))
-        .json(&json!({ "username": "player", "!password": PASSWORD, "email": "p@example.org" }))
-        .send()
-        .await
-        .unwrap();
+    let res = server.try_register("player").await;
     let (session, _) = set_cookie(&res, SESSION_COOKIE).expect("a session cookie");
     let create_code = |origin: &str| {
         server

@@ -250,13 +250,7 @@ async fn an_imported_instance_keeps_its_accounts_clients_and_keys() {
     assert_eq!(profile["lastSeen"], 1_622_548_800_000i64 + 86_400_000);
     assert_eq!(profile["customPfpLocation"], "pfp/1.png");
     // A look-alike of an imported name is taken, as a new account's would be.
-    let res = server
-        .anonymous()
-        .post(server.api("/auth/register"))
-        .json(&json!({ "username": "zk1di", "!password": PASSWORD, "email": "x@example.org" }))
-        .send()
-        .await
-        .unwrap();
+    let res = server.try_register("zk1di").await;
     expect_err(res, StatusCode::CONFLICT).await;
 
     // The keys hooks and bots hold answer as before, with their permissions.

@@ -130,6 +130,16 @@ impl TestServer {
         User { id: body["id"].as_i64().unwrap(), username: username.into(), http, api: self.api("") }
     }
 
+    /// `POST /auth/register` for `username` from a guest; the raw response.
+    pub async fn try_register(&self, username: &str) -> Response {
+        self.anonymous()
+            .post(self.api("/auth/register"))
+            .json(&json!({ "username": username, "!password": PASSWORD, "email": format!("{username}@example.org") }))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// User A's client with the seeds' example shape.
     pub async fn client_of(&self, author: &User, permissions: &[&str]) -> ApiClient {
         author.create_client(json!({ "name": "Epic Games", "redirectUri": REDIRECT, "permissions": permissions })).await
