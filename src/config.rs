@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::service::Settings;
 use crate::service::limits::LimitSettings;
+use crate::service::{AccountSettings, Settings};
 use crate::storage::PoolSettings;
 
 #[derive(Debug, Parser)]
@@ -107,6 +107,50 @@ pub struct ServeArgs {
     pub personal_key_cap: u32,
     #[command(flatten)]
     pub connections: ConnectionArgs,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+/// Mail, password resets and e-mail verification.
+#[derive(Debug, Clone, Args)]
+pub struct AccountArgs {
+    /// The mail server: `smtp://[user:password@]host[:port]` (STARTTLS when
+    /// the server offers it) or `smtps://…` (TLS from the start). Without
+    /// it, password resets and verification mails are off.
+    #[arg(long, env = "TACHI_AUTH_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+    /// The sender of the mails (default: `noreply@<host of the public URL>`).
+    #[arg(long, env = "TACHI_AUTH_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+    /// How long a password reset link works.
+    #[arg(long, env = "TACHI_AUTH_RESET_CODE_LIFETIME", default_value_t = 3600, value_name = "SECONDS")]
+    pub reset_code_lifetime: u64,
+    /// How long an e-mail verification link works.
+    #[arg(long, env = "TACHI_AUTH_VERIFY_CODE_LIFETIME", default_value_t = 7 * 24 * 3600, value_name = "SECONDS")]
+    pub verify_code_lifetime: u64,
+    /// Users whose e-mail address is not verified may not create API clients.
+    #[arg(long, env = "TACHI_AUTH_REQUIRE_VERIFIED_EMAIL")]
+    pub require_verified_email: bool,
+    /// The first wait before a mail that could not be sent is tried again;
+    /// it doubles with each failure, up to 30 minutes.
+    #[arg(long, env = "TACHI_AUTH_MAIL_RETRY_BASE_MS", default_value_t = 1000, value_name = "MS")]
+    pub mail_retry_base_ms: u64,
+}
+
+impl AccountArgs {
+    pub fn settings(&self) -> AccountSettings {
+        AccountSettings {
+            reset_code_lifetime: Duration::from_secs(self.reset_code_lifetime.max(1)),
+            verify_code_lifetime: Duration::from_secs(self.verify_code_lifetime.max(1)),
+            require_verified_email: self.require_verified_email,
+            mail_retry_base: Duration::from_millis(self.mail_retry_base_ms.max(1)),
+        }
+    }
+
+    /// The sender: `--mail-from`, or `noreply@` the public URL's host.
+    pub fn mail_from(&self, public_url: &url::Url) -> String {
+        self.mail_from.clone().unwrap_or_else(|| format!("noreply@{}", public_url.host_str().unwrap_or("localhost")))
+    }
 }
 
 /// How connections are served: what one client may hold, and for how long.
@@ -146,6 +190,7 @@ impl ServeArgs {
                 window: Duration::from_secs(self.limit_window.max(1)),
                 ..LimitSettings::default()
             },
+            accounts: self.accounts.settings(),
         }
     }
 

@@ -93,6 +93,7 @@ impl Service {
             Err(e) => return Err(e.into()),
         };
         let user = self.store.user_by_id(id).await?.ok_or(ServiceError::Internal)?;
+        self.queue_verification(user.id).await?;
         self.open_session(user).await
     }
 
@@ -133,14 +134,15 @@ impl Service {
     /// One of the few logins or registrations an address may have running
     /// at once, held until dropped: a flood from one address queues no
     /// further than this ahead of everyone else.
-    fn in_flight(&self, ip: &str) -> ServiceResult<InFlight<'_>> {
+    pub(super) fn in_flight(&self, ip: &str) -> ServiceResult<InFlight<'_>> {
         let key = LimitKey::of(&["in flight", ip]);
         let now = Instant::now();
         self.limits.in_flight.acquire(key, now).map_err(|_| ServiceError::RateLimited { retry_after_secs: 1 })?;
         Ok(InFlight { counter: &self.limits.in_flight, key })
     }
 
-    async fn open_session(&self, user: UserRecord) -> ServiceResult<NewSession> {
+    /// Opens a session for `user` (after a login, a registration or a reset).
+    pub async fn open_session(&self, user: UserRecord) -> ServiceResult<NewSession> {
         let cookie = PlainSecret::generate(SecretKind::Session);
         let now = now_ms();
         let expires = now + self.settings.session_lifetime.as_millis() as i64;
@@ -213,7 +215,7 @@ impl Service {
 /// A login attempt counted against the limits. Unless it is marked failed,
 /// it is refunded when dropped (the password was right, or the attempt never
 /// got as far as checking it).
-struct LoginAttempt<'a> {
+pub(super) struct LoginAttempt<'a> {
     limits: &'a Limits,
     now: Instant,
     ip: LimitKey,
@@ -229,7 +231,7 @@ impl<'a> LoginAttempt<'a> {
     /// - once an account has that many failures from everywhere, an address
     ///   that has failed for it even once is refused, but one that has not
     ///   still gets its try: many addresses cannot lock the owner out.
-    fn begin(limits: &'a Limits, account: Option<&str>, ip: &str, now: Instant) -> ServiceResult<Self> {
+    pub(super) fn begin(limits: &'a Limits, account: Option<&str>, ip: &str, now: Instant) -> ServiceResult<Self> {
         let ip_key = LimitKey::of(&["login", ip]);
         limits.login_ip.acquire(ip_key, now).map_err(limited)?;
         let mut attempt = LoginAttempt { limits, now, ip: ip_key, account: None, failed: false };
@@ -250,12 +252,12 @@ impl<'a> LoginAttempt<'a> {
     }
 
     /// The password was wrong: the attempt stays counted.
-    fn failed(mut self) {
+    pub(super) fn failed(mut self) {
         self.failed = true;
     }
 
     /// The password was right: this address's failures for the account are forgotten.
-    fn succeeded(self) {
+    pub(super) fn succeeded(self) {
         if let Some((pair, _)) = self.account {
             self.limits.login_pair.clear(pair);
         }
@@ -276,7 +278,7 @@ impl Drop for LoginAttempt<'_> {
 }
 
 /// A slot of `Limits::in_flight`, given back when dropped.
-struct InFlight<'a> {
+pub(super) struct InFlight<'a> {
     counter: &'a Counter,
     key: LimitKey,
 }

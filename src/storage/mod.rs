@@ -14,6 +14,7 @@ mod clients;
 mod codes;
 mod group_commit;
 mod records;
+mod recovery;
 mod sessions;
 mod users;
 
@@ -28,6 +29,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
 pub use codes::{RedeemDecision, Redemption};
 pub use records::*;
+pub use recovery::{CodePurpose, QueuedMail};
 
 /// Runs `$body` with `$pool` bound to the configured engine's pool. The body is
 /// compiled once per engine, so the same SQL text is type-checked against both.

@@ -6,6 +6,7 @@ mod support;
 
 mod abuse;
 mod accounts;
+mod accounts_recovery;
 mod api_keys;
 mod attacks;
 mod behind_proxy;

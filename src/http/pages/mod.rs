@@ -85,6 +85,7 @@ impl From<ServiceError> for PageError {
             ServiceError::Unavailable | ServiceError::Busy => {
                 (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable")
             }
+            ServiceError::Unsupported(_) => (StatusCode::NOT_IMPLEMENTED, "Not available here"),
             ServiceError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
         };
         PageError::Message { status, heading, message: e.to_string() }

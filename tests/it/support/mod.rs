@@ -10,6 +10,7 @@
 pub mod binary;
 pub mod browser;
 pub mod db;
+pub mod mail;
 pub mod postgres;
 
 use std::net::SocketAddr;
@@ -280,6 +281,11 @@ impl User {
             .unwrap();
         let body = expect_ok(res).await;
         body["code"].as_str().unwrap().to_owned()
+    }
+
+    /// Who `GET /status` says this client is (`null` once its session has ended).
+    pub async fn whoami(&self) -> Value {
+        expect_ok(self.get("/status").await).await["whoami"].clone()
     }
 
     pub async fn get(&self, path: &str) -> Response {
