@@ -221,4 +221,20 @@ pub struct UserArgs {
     /// Ban the user (all their sessions and keys are refused), or lift the ban.
     #[arg(long)]
     pub banned: Option<bool>,
+    /// Print a one-time link that lets the user choose a new password
+    /// (for a server without mail, or a user whose mail does not arrive).
+    #[arg(long)]
+    pub reset_password: bool,
+    /// End every login session of the user.
+    #[arg(long)]
+    pub end_sessions: bool,
+    /// Revoke every API key of the user.
+    #[arg(long)]
+    pub revoke_keys: bool,
+    /// The server's public URL, for the reset link.
+    #[arg(long, env = "TACHI_AUTH_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// How long the reset link works.
+    #[arg(long, env = "TACHI_AUTH_RESET_CODE_LIFETIME", default_value_t = 3600, value_name = "SECONDS")]
+    pub reset_code_lifetime: u64,
 }

@@ -118,6 +118,9 @@ impl Service {
     /// clear here and never again.
     pub async fn create_client(&self, caller: &Caller, d: ClientDraft) -> ServiceResult<(ClientRecord, PlainSecret)> {
         let (user, _) = caller.session_user()?;
+        if self.settings.accounts.require_verified_email && !self.store.email_verified(user.id).await? {
+            return Err(ServiceError::Forbidden(crate::service::recovery::VERIFY_FIRST.into()));
+        }
         let secret = PlainSecret::generate(SecretKind::ClientSecret);
         let record = validated_record(d, random_id("CI"), Some(user.id), &secret)?;
         self.check_name_is_not_the_sites(&record.name).await?;

@@ -22,6 +22,8 @@ pub const NO_RESETS: &str = "This server does not support password resets.";
 pub const NO_MAIL: &str = "This server does not send e-mail.";
 pub const WRONG_OLD_PASSWORD: &str = "Old Password doesn't match what we have in our records.";
 pub const INVALID_RESET_CODE: &str = "Invalid Reset Code.";
+pub const VERIFY_FIRST: &str = "This server requires a verified e-mail address to create API clients: \
+     open the link mailed to you, or send a new one from your dashboard.";
 pub const INVALID_VERIFY_CODE: &str = "Invalid Verification Code.";
 
 /// How long a claimed mail is left to its sender before another may try it.

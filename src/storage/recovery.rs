@@ -79,6 +79,17 @@ impl Store {
         Ok(n)
     }
 
+    /// Revokes every API key of a user; how many there were.
+    pub async fn delete_user_keys(&self, user_id: i64) -> StoreResult<u64> {
+        let n = on_writer!(self, db => sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *db)
+            .await?
+            .rows_affected());
+        self.credentials_changed();
+        Ok(n)
+    }
+
     /// The ids of the accounts with this e-mail address, in any case.
     pub async fn users_by_email(&self, email: &str) -> StoreResult<Vec<i64>> {
         let sql = "SELECT id FROM users WHERE lower(email) = lower($1) ORDER BY id LIMIT 10";

@@ -12,8 +12,10 @@ use serde::Deserialize;
 use super::{PageError, PageResult, PageUser, check_form, format_time, page_user, permission_lines, render};
 use crate::domain::{Permission, PermissionSet};
 use crate::http::AppState;
+use crate::http::extract::ClientIp;
 use crate::service::ServiceError;
 use crate::service::clients::{ClientDraft, ClientEdit};
+use crate::service::recovery::PasswordChange;
 use crate::storage::{ClientRecord, KeyCursor};
 
 /// Keys shown on one screen of the dashboard; "More keys" shows the next ones.
@@ -96,6 +98,8 @@ struct Dashboard<'a> {
     all_permissions: Vec<(&'static str, &'static str)>,
     new_client: ClientFields,
     create_open: bool,
+    /// Mail is configured and the user's address is not verified yet.
+    unverified: bool,
 }
 
 #[derive(Template)]
@@ -136,6 +140,9 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "key-revoked" => Some("The key was revoked. The application can no longer use it."),
         "client-deleted" => Some("The client was deleted, and every key it issued was revoked."),
         "client-updated" => Some("The client was updated."),
+        "password-changed" => Some("Your password was changed. Every other device was logged out."),
+        "password-reset" => Some("Your new password is set, and you are logged in."),
+        "verification-sent" => Some("A new verification link is on its way to your e-mail address."),
         _ => None,
     }
 }
@@ -182,7 +189,9 @@ async fn dashboard(
         }
     };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let unverified = state.svc.mailer.is_some() && !state.svc.email_verified(user.user.id).await?;
     let mut res = render(&Dashboard {
+        unverified,
         site: &state.web.site_name,
         username: &user.user.username,
         csrf: &user.csrf,
@@ -401,4 +410,44 @@ pub async fn revoke_key(
     let user = form_user(&state, &jar, &headers, &f.csrf).await?;
     state.svc.revoke_key(&user.caller, user.user.id, &key_id).await?;
     Ok(Redirect::to("/?notice=key-revoked").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    old_password: String,
+    password: String,
+}
+
+/// The dashboard's "Change password" form.
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    headers: HeaderMap,
+    form: Result<Form<PasswordForm>, axum_extra::extract::FormRejection>,
+) -> PageResult {
+    let Form(f) = form?;
+    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let change = PasswordChange { password: f.password, old_password: f.old_password };
+    match state.svc.change_password(&user.caller, user.user.id, change, &ip).await {
+        Ok(()) => Ok(Redirect::to("/?notice=password-changed").into_response()),
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Unauthenticated(_))) => {
+            dashboard(&state, &user, None, Some(e.to_string()), Kept::Nothing, None).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The banner's "Send the link again".
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, axum_extra::extract::FormRejection>,
+) -> PageResult {
+    let Form(f) = form?;
+    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    state.svc.resend_verify_email(&user.caller).await?;
+    Ok(Redirect::to("/?notice=verification-sent").into_response())
 }
