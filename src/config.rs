@@ -22,8 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
-    /// Operator actions on a user account (admin, ban).
+    /// Operator actions on a user account (admin, ban, reset link, sessions, keys).
     User(UserArgs),
+    /// Print the security log as JSON lines, oldest first.
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -135,6 +137,9 @@ pub struct AccountArgs {
     /// it doubles with each failure, up to 30 minutes.
     #[arg(long, env = "TACHI_AUTH_MAIL_RETRY_BASE_MS", default_value_t = 1000, value_name = "MS")]
     pub mail_retry_base_ms: u64,
+    /// How long the security log keeps an event.
+    #[arg(long, env = "TACHI_AUTH_SECURITY_LOG_RETENTION", default_value_t = 180, value_name = "DAYS")]
+    pub security_log_retention: u64,
 }
 
 impl AccountArgs {
@@ -144,6 +149,7 @@ impl AccountArgs {
             verify_code_lifetime: Duration::from_secs(self.verify_code_lifetime.max(1)),
             require_verified_email: self.require_verified_email,
             mail_retry_base: Duration::from_millis(self.mail_retry_base_ms.max(1)),
+            security_log_retention: Duration::from_secs(self.security_log_retention.max(1) * 86_400),
         }
     }
 
@@ -204,7 +210,7 @@ impl ServeArgs {
     pub fn defaults() -> Self {
         match Cli::parse_from(["tachi-auth", "serve"]).command {
             Command::Serve(a) => a,
-            Command::User(_) => unreachable!("parsed 'serve'"),
+            Command::User(_) | Command::Audit(_) => unreachable!("parsed 'serve'"),
         }
     }
 }
@@ -237,4 +243,32 @@ pub struct UserArgs {
     /// How long the reset link works.
     #[arg(long, env = "TACHI_AUTH_RESET_CODE_LIFETIME", default_value_t = 3600, value_name = "SECONDS")]
     pub reset_code_lifetime: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Only this user's events.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Only events since then: `30d`, `12h`, `15m`, or unix milliseconds.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+}
+
+impl AuditArgs {
+    /// `--since` as unix milliseconds (0 without it).
+    pub fn since_ms(&self, now_ms: i64) -> Result<i64, String> {
+        let Some(s) = self.since.as_deref().map(str::trim) else { return Ok(0) };
+        let bad = || format!("--since must be like 30d, 12h, 15m or unix milliseconds, not '{s}'");
+        let unit = match s.chars().last() {
+            Some('d') => 86_400_000,
+            Some('h') => 3_600_000,
+            Some('m') => 60_000,
+            _ => return s.parse::<i64>().map_err(|_| bad()),
+        };
+        let n: i64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
+        Ok(now_ms - n.saturating_mul(unit))
+    }
 }

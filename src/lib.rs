@@ -114,6 +114,10 @@ async fn sweep_expired(svc: Arc<Service>) {
         if let Err(e) = svc.store.delete_expired_account_codes(now).await {
             tracing::warn!(error = %e, "could not sweep expired account codes");
         }
+        let keep = svc.settings.accounts.security_log_retention.as_millis() as i64;
+        if let Err(e) = svc.store.prune_security_log(now - keep).await {
+            tracing::warn!(error = %e, "could not prune the security log");
+        }
     }
 }
 

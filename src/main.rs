@@ -50,6 +50,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::User(args) => user_command(args).await,
+        Command::Audit(args) => audit_command(args).await,
     }
 }
 
@@ -72,12 +73,22 @@ async fn user_command(args: tachi_auth::config::UserArgs) -> Result<(), Box<dyn 
         store.set_user_flags(&key, args.admin, args.banned).await.map_err(|e| e.to_string())?;
         println!("updated {}", user.username);
     }
+    let operator = tachi_auth::service::audit::actor::OPERATOR;
+    let record = |event: &'static str, detail: String| {
+        let store = store.clone();
+        async move {
+            let svc = tachi_auth::service::Service::new(store, Default::default());
+            svc.record(Some(user.id), event, operator, None, Some(&detail)).await;
+        }
+    };
     if args.end_sessions {
         let n = store.end_sessions(user.id).await.map_err(|e| e.to_string())?;
+        record("sessions ended", format!("{n} session(s)")).await;
         println!("ended {n} session(s) of {}", user.username);
     }
     if args.revoke_keys {
         let n = store.delete_user_keys(user.id).await.map_err(|e| e.to_string())?;
+        record("API keys revoked", format!("{n} key(s)")).await;
         println!("revoked {n} API key(s) of {}", user.username);
     }
     if args.reset_password {
@@ -93,6 +104,29 @@ async fn user_command(args: tachi_auth::config::UserArgs) -> Result<(), Box<dyn 
             lifetime.as_secs(),
             code.expose()
         );
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `tachi-auth audit [--user NAME] [--since WHEN]`: the security log as JSON lines.
+async fn audit_command(args: tachi_auth::config::AuditArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let since = args.since_ms(tachi_auth::domain::now_ms())?;
+    let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
+    let user_id = match &args.user {
+        Some(name) => {
+            let key = tachi_auth::domain::user::username_key(name);
+            let user = store.user_by_username_key(&key).await.map_err(|e| e.to_string())?;
+            Some(user.ok_or_else(|| format!("no user is named '{name}'"))?.id)
+        }
+        None => None,
+    };
+    let events = store.security_events_since(user_id, since).await.map_err(|e| e.to_string())?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for e in events {
+        use std::io::Write;
+        serde_json::to_writer(&mut out, &e)?;
+        out.write_all(b"\n")?;
     }
     store.close().await;
     Ok(())

@@ -8,6 +8,7 @@ use crate::domain::user::UserRef;
 use crate::domain::{Invalid, Permission, PlainSecret, SecretKind, now_ms, password, user};
 use crate::storage::{NewUser, StoreError, UserRecord};
 
+use super::audit::actor;
 use super::limits::{Counter, LimitKey, Limits};
 use super::{Caller, Service, ServiceError, ServiceResult, blocking};
 
@@ -117,6 +118,9 @@ impl Service {
         let stored = found.as_ref().map(|u| u.password_hash.clone());
         let password = c.password;
         let ok = blocking(move || password::verify(&password, stored.as_deref())).await?;
+        if let Some(u) = found.as_ref().filter(|_| !ok) {
+            self.record(Some(u.id), "sign-in failed", actor::SOMEONE, None, None).await;
+        }
         let user = match found {
             Some(u) if ok => u,
             _ => {
@@ -128,6 +132,7 @@ impl Service {
         if user.is_banned {
             return Err(ServiceError::Forbidden("this account is banned".into()));
         }
+        self.record(Some(user.id), "sign-in", actor::USER, None, None).await;
         self.open_session(user).await
     }
 
@@ -153,10 +158,11 @@ impl Service {
     /// Ends the caller's session. Without one (a guest, or an API key alone)
     /// there is nothing to end: a conflict, as the original server answers.
     pub async fn logout(&self, caller: &Caller) -> ServiceResult<()> {
-        let Ok((_, session)) = caller.session_user() else {
+        let Ok((user, session)) = caller.session_user() else {
             return Err(ServiceError::Conflict("You are not logged in.".into()));
         };
         self.store.delete_session(session).await?;
+        self.record(Some(user.id), "sign-out", actor::USER, None, None).await;
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use crate::domain::secret::random_id;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretKind, now_ms};
 use crate::storage::{ClientChanges, ClientRecord};
 
+use super::audit::actor;
 use super::{Caller, Service, ServiceError, ServiceResult, present};
 
 /// A new client as its author describes it. `apiKeyTemplate` is the original
@@ -131,6 +132,7 @@ impl Service {
                 self.settings.client_cap
             )));
         }
+        self.record(Some(user.id), "client created", actor::USER, Some(&record.client_id), None).await;
         Ok((record, secret))
     }
 
@@ -245,6 +247,7 @@ impl Service {
             return Err(ServiceError::NotFound(format!("no client has the id '{client_id}'")));
         }
         client.secret_hash = secret.hash();
+        self.record(client.author_id, "client secret reset", actor::USER, Some(client_id), None).await;
         Ok((client, secret))
     }
 
@@ -252,6 +255,7 @@ impl Service {
     pub async fn delete_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
         let client = self.owned_client(caller, client_id).await?;
         self.store.delete_client(client_id).await?;
+        self.record(client.author_id, "client deleted", actor::USER, Some(client_id), None).await;
         Ok(client)
     }
 }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, api_key, now_ms};
 use crate::storage::{ApiKeyRecord, ClientRecord, KeyCursor, NewApiKey, Store};
 
+use super::audit::actor;
 use super::{Caller, Service, ServiceError, ServiceResult};
 
 /// `{clientID}` asks for a key for that client (Client File Flow);
@@ -130,6 +131,7 @@ impl Service {
                         "you already hold the maximum of {cap} personal API keys; revoke one first"
                     )));
                 };
+                self.record(Some(user_id), "API key created", actor::USER, None, Some(&key.id)).await;
                 Ok(IssuedKey { key, token, client: None })
             }
         }
@@ -154,6 +156,7 @@ impl Service {
         if !crate::domain::secret::is_well_formed_id(key_id) || !self.store.delete_user_key(user_id, key_id).await? {
             return Err(ServiceError::NotFound(format!("user {user_id} has no API key with the id '{key_id}'")));
         }
+        self.record(Some(user_id), "API key revoked", actor::USER, None, Some(key_id)).await;
         Ok(())
     }
 }

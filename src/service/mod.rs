@@ -3,6 +3,7 @@
 //! page) and translating storage results into domain outcomes.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod keys;
@@ -44,6 +45,8 @@ pub struct AccountSettings {
     pub require_verified_email: bool,
     /// The first wait before a failed mail is tried again; it doubles each time.
     pub mail_retry_base: Duration,
+    /// How long the security log keeps an event.
+    pub security_log_retention: Duration,
 }
 
 impl Default for AccountSettings {
@@ -53,6 +56,7 @@ impl Default for AccountSettings {
             verify_code_lifetime: Duration::from_secs(7 * 24 * 3600),
             require_verified_email: false,
             mail_retry_base: Duration::from_secs(1),
+            security_log_retention: Duration::from_secs(180 * 86_400),
         }
     }
 }

@@ -257,6 +257,7 @@ impl Service {
                     .into(),
             ));
         };
+        self.record(Some(user.id), "app authorised", super::audit::actor::USER, Some(&request.client_id), None).await;
         Ok(IssuedCode { code, user_id: user.id, created_on, request })
     }
 

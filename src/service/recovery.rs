@@ -15,6 +15,7 @@ use crate::domain::{PlainSecret, SecretKind, now_ms, password, user};
 use crate::storage::{CodePurpose, QueuedMail, UserRecord};
 
 use super::accounts::LoginAttempt;
+use super::audit::{REQUEST, RequestMeta, actor};
 use super::limits::LimitKey;
 use super::{Caller, Service, ServiceError, ServiceResult, blocking};
 
@@ -97,6 +98,7 @@ impl Service {
         let new = change.password;
         let hash = blocking(move || password::hash(&new)).await?.map_err(|_| ServiceError::Internal)?;
         self.store.set_password(user_id, &hash, Some(session)).await?;
+        self.record(Some(user_id), "password changed", actor::USER, None, None).await;
         Ok(())
     }
 
@@ -115,11 +117,12 @@ impl Service {
         let lowered = email.to_lowercase();
         self.limits.reset_email.acquire(LimitKey::of(&["reset email", &lowered]), now).map_err(limited)?;
         let svc = self.clone();
-        tokio::spawn(async move {
+        let meta = RequestMeta::current();
+        tokio::spawn(REQUEST.scope(meta, async move {
             if let Err(e) = svc.queue_resets(&email).await {
                 tracing::warn!(error = %e, "could not queue a password reset mail");
             }
-        });
+        }));
         Ok(())
     }
 
@@ -127,6 +130,7 @@ impl Service {
         let ids = self.store.users_by_email(email).await?;
         for &id in &ids {
             self.store.queue_mail(id, CodePurpose::Reset, now_ms()).await?;
+            self.record(Some(id), "password reset requested", actor::SOMEONE, None, None).await;
         }
         if !ids.is_empty() {
             self.mail_queued.notify_one();
@@ -144,6 +148,7 @@ impl Service {
         let new = r.password;
         let hash = blocking(move || password::hash(&new)).await?.map_err(|_| ServiceError::Internal)?;
         self.store.set_password(user_id, &hash, None).await?;
+        self.record(Some(user_id), "password reset", actor::USER, None, None).await;
         // The mail reached them: their address works.
         self.store.set_email_verified(user_id).await?;
         self.profile(user_id).await
@@ -155,6 +160,7 @@ impl Service {
         let hash = code_hash(&v.code).ok_or_else(invalid)?;
         let user_id = self.store.take_account_code(&hash, CodePurpose::Verify, now_ms()).await?.ok_or_else(invalid)?;
         self.store.set_email_verified(user_id).await?;
+        self.record(Some(user_id), "e-mail verified", actor::USER, None, None).await;
         self.profile(user_id).await
     }
 
@@ -193,6 +199,7 @@ impl Service {
         let code = PlainSecret::generate(SecretKind::AuthCode);
         let expires = now_ms() + self.settings.accounts.reset_code_lifetime.as_millis() as i64;
         self.store.replace_account_code(user_id, CodePurpose::Reset, &code.hash(), expires).await?;
+        self.record(Some(user_id), "password reset link issued", actor::OPERATOR, None, None).await;
         Ok(code)
     }
 

@@ -21,6 +21,7 @@ mod oauth_seeds;
 mod oauth_standard;
 mod operator_accounts;
 mod outage;
+mod security_log;
 mod seeds_flow;
 mod status;
 mod tachi_compat;

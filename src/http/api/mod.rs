@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route(&at("/auth/verify-email"), post(recovery::verify_email))
         .route(&at("/auth/resend-verify-email"), post(recovery::resend_verify_email))
         .route(&at("/users/{user_id}/change-password"), post(recovery::change_password))
+        .route(&at("/users/{user_id}/security-log"), get(recovery::security_log))
         .route(&at("/status"), get(status::get).post(status::post))
         .route(&at("/users/{user_id}"), get(users::get).patch(users::patch))
         .route(&at("/users/{user_id}/api-tokens"), get(keys::list))

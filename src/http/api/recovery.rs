@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 
 use crate::http::AppState;
 use crate::http::envelope::{ApiError, ApiOk, ApiResult};
-use crate::http::extract::{ApiJson, Auth, ClientIp, PathUser};
+use crate::http::extract::{ApiJson, ApiQuery, Auth, ClientIp, PathUser};
 use crate::service::recovery::{ForgotPassword, PasswordChange, PasswordReset, VerifyEmail};
+use crate::storage::SecurityEvent;
 
 pub async fn change_password(
     State(state): State<AppState>,
@@ -46,4 +47,24 @@ pub async fn verify_email(State(state): State<AppState>, ApiJson(v): ApiJson<Ver
 pub async fn resend_verify_email(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Value> {
     state.svc.resend_verify_email(&caller).await?;
     Ok(ApiOk("If your email is not verified yet, a new link is on its way.".into(), json!({})))
+}
+
+#[derive(serde::Deserialize)]
+pub struct LogQuery {
+    /// Events older than this one (the last id of the previous page).
+    before: Option<i64>,
+}
+
+/// The user's own security log, newest first, a page at a time (session only).
+pub async fn security_log(
+    State(state): State<AppState>,
+    PathUser { caller, user }: PathUser,
+    ApiQuery(q): ApiQuery<LogQuery>,
+) -> ApiResult<Vec<SecurityEvent>> {
+    let (events, more) = state.svc.security_log(&caller, user.id, q.before).await?;
+    let description = match (events.last(), more) {
+        (Some(last), true) => format!("Found {} events; older ones: ?before={}.", events.len(), last.id),
+        _ => format!("Found {} events.", events.len()),
+    };
+    Ok(ApiOk(description, events))
 }

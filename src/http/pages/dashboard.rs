@@ -100,6 +100,19 @@ struct Dashboard<'a> {
     create_open: bool,
     /// Mail is configured and the user's address is not verified yet.
     unverified: bool,
+    log: Vec<LogRow>,
+    /// The link to older events, if there are more.
+    older_log: Option<String>,
+}
+
+struct LogRow {
+    when: String,
+    event: String,
+    actor: String,
+    client: Option<String>,
+    detail: Option<String>,
+    ip: String,
+    user_agent: String,
 }
 
 #[derive(Template)]
@@ -118,6 +131,8 @@ pub struct DashboardQuery {
     notice: Option<String>,
     /// Where the previous screen of keys stopped (see [`key_cursor`]).
     keys_after: Option<String>,
+    /// The security log's events older than this event id.
+    log_before: Option<i64>,
 }
 
 /// A screen of keys ends at its last key: `<created_at>.<key id>`, the
@@ -158,6 +173,7 @@ async fn dashboard(
     error: Option<String>,
     kept: Kept,
     keys_after: Option<&KeyCursor>,
+    log_before: Option<i64>,
 ) -> PageResult {
     let (keys, more) = state.svc.key_page(&user.caller, user.user.id, keys_after, KEYS_PER_SCREEN).await?;
     let more_keys = more
@@ -190,8 +206,24 @@ async fn dashboard(
     };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let unverified = state.svc.mailer.is_some() && !state.svc.email_verified(user.user.id).await?;
+    let (events, more_log) = state.svc.security_log(&user.caller, user.user.id, log_before).await?;
+    let older_log = more_log.then(|| events.last().map(|e| format!("/?log_before={}#security-log", e.id))).flatten();
+    let log = events
+        .into_iter()
+        .map(|e| LogRow {
+            when: format_time(e.at),
+            event: e.event,
+            actor: e.actor,
+            client: e.client_id,
+            detail: e.detail,
+            ip: e.ip.unwrap_or_else(|| "—".into()),
+            user_agent: e.user_agent.unwrap_or_default(),
+        })
+        .collect();
     let mut res = render(&Dashboard {
         unverified,
+        log,
+        older_log,
         site: &state.web.site_name,
         username: &user.user.username,
         csrf: &user.csrf,
@@ -232,7 +264,8 @@ pub async fn show(State(state): State<AppState>, jar: CookieJar, Query(q): Query
             return Err(PageError::bad_request("That link to more keys is damaged: go back to your dashboard."));
         }
     };
-    dashboard(&state, &user, notice_text(q.notice.as_deref()), None, Kept::Nothing, keys_after.as_ref()).await
+    dashboard(&state, &user, notice_text(q.notice.as_deref()), None, Kept::Nothing, keys_after.as_ref(), q.log_before)
+        .await
 }
 
 /// A failed dashboard action: the dashboard again, with the reason on top
@@ -240,7 +273,7 @@ pub async fn show(State(state): State<AppState>, jar: CookieJar, Query(q): Query
 async fn show_error(state: &AppState, user: &PageUser, e: ServiceError, kept: Kept) -> PageResult {
     match e {
         ServiceError::Invalid(_) | ServiceError::Conflict(_) => {
-            dashboard(state, user, None, Some(e.to_string()), kept, None).await
+            dashboard(state, user, None, Some(e.to_string()), kept, None, None).await
         }
         e => Err(e.into()),
     }
@@ -433,7 +466,7 @@ pub async fn change_password(
     match state.svc.change_password(&user.caller, user.user.id, change, &ip).await {
         Ok(()) => Ok(Redirect::to("/?notice=password-changed").into_response()),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Unauthenticated(_))) => {
-            dashboard(&state, &user, None, Some(e.to_string()), Kept::Nothing, None).await
+            dashboard(&state, &user, None, Some(e.to_string()), Kept::Nothing, None, None).await
         }
         Err(e) => Err(e.into()),
     }

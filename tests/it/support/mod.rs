@@ -186,8 +186,13 @@ impl TestServer {
 
     /// Logs `username` in from a fresh browser and returns them as a `User`.
     pub async fn login(&self, username: &str) -> User {
+        self.login_as(username, PASSWORD).await
+    }
+
+    /// Logs `username` in with `password` from a fresh browser.
+    pub async fn login_as(&self, username: &str, password: &str) -> User {
         let http = self.browser();
-        let body = expect_ok(self.login_with(&http, username, PASSWORD).await).await;
+        let body = expect_ok(self.login_with(&http, username, password).await).await;
         User { id: body["userID"].as_i64().unwrap(), username: username.into(), http, api: self.api("") }
     }
 
