@@ -515,5 +515,9 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link_and_changed_on_th
     b.wait_url("the dashboard", |u| u.path() == "/").await;
     assert!(b.text(".notice").await.contains("password was changed"));
     expect_ok(server.login_with(&server.browser(), "forgetful", "the third passphrase").await).await;
+    b.find("#security-log").await;
+    b.js("document.getElementById('security-log').scrollIntoView()").await;
+    assert!(b.text("#security-log").await.contains("password changed"));
+    b.screenshot("security-log").await;
     b.close().await;
 }

@@ -161,3 +161,39 @@ async fn each_event_is_recorded_once_with_its_actor_and_no_secret() {
         assert!(!all.contains(secret.as_str()), "a secret in the security log: {secret}");
     }
 }
+
+/// The real binary's own output, at debug level, holds none of the
+/// passwords, codes or keys of a register → key → forgot → reset → change.
+#[tokio::test]
+async fn no_secret_appears_in_the_server_output() {
+    use crate::support::binary::RunningBinary;
+    let mailbox = Mailbox::new();
+    let sink = SmtpSink::start(&mailbox).await;
+    let mut server = RunningBinary::start(&["--smtp-url", &sink.url(), "--mail-retry-base-ms", "100"], "debug").await;
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let body = json!({ "username": "quiet", "!password": PASSWORD, "email": "quiet@example.org" });
+    expect_ok(http.post(server.api("/auth/register")).json(&body).send().await.unwrap()).await;
+    let me = expect_ok(http.get(server.api("/status")).send().await.unwrap()).await["whoami"].clone();
+    let key = expect_ok(
+        http.post(server.api(&format!("/users/{me}/api-tokens/create")))
+            .json(&json!({ "permissions": ["customise_profile"] }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verify = mailbox.nth_link("quiet@example.org", "/verify-email", 0).await.code_for("/verify-email");
+    let res = http.post(server.api("/auth/forgot-password")).json(&json!({ "email": "quiet@example.org" })).send();
+    assert_eq!(res.await.unwrap().status(), StatusCode::ACCEPTED);
+    let code = mailbox.nth_link("quiet@example.org", "/reset-password", 0).await.code_for("/reset-password");
+    let res = http.post(server.api("/auth/reset-password")).json(&json!({ "code": code, "!password": RESET_PASSWORD }));
+    expect_ok(res.send().await.unwrap()).await;
+    let output = server.output().await;
+    assert!(output.contains("mail sent"), "the log says mail went out: {output}");
+    for secret in [PASSWORD, RESET_PASSWORD, &key, &verify, &code] {
+        assert!(!output.contains(secret), "a secret in the server's output: {secret}");
+    }
+}
