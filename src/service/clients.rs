@@ -254,7 +254,11 @@ impl Service {
     /// Deletes the client and every key it issued.
     pub async fn delete_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
         let client = self.owned_client(caller, client_id).await?;
+        let holders = self.store.keys_of_client(client_id, 10_000).await?;
         self.store.delete_client(client_id).await?;
+        for (user_id, key_id) in &holders {
+            self.record(Some(*user_id), "API key revoked", actor::CLIENT_DELETION, Some(client_id), Some(key_id)).await;
+        }
         self.record(client.author_id, "client deleted", actor::USER, Some(client_id), None).await;
         Ok(client)
     }

@@ -82,6 +82,21 @@ impl Store {
             .await?))
     }
 
+    /// The holders of a client's keys and the keys' ids (to record their
+    /// revocation when the client goes), at most `limit`.
+    pub async fn keys_of_client(&self, client_id: &str, limit: i64) -> StoreResult<Vec<(i64, String)>> {
+        let sql = "SELECT user_id, id FROM api_keys WHERE client_id = $1 LIMIT $2";
+        on_pool!(self, p => Ok(sqlx::query_as(sql).bind(client_id).bind(limit).fetch_all(p).await?))
+    }
+
+    /// The client that issued a user's key (`None`: a personal key, or no such key).
+    pub async fn client_of_key(&self, user_id: i64, key_id: &str) -> StoreResult<Option<String>> {
+        let sql = "SELECT client_id FROM api_keys WHERE user_id = $1 AND id = $2";
+        let found: Option<Option<String>> =
+            on_pool!(self, p => sqlx::query_scalar(sql).bind(user_id).bind(key_id).fetch_optional(p).await?);
+        Ok(found.flatten())
+    }
+
     /// Forgets the events older than `before` (ms).
     pub async fn prune_security_log(&self, before: i64) -> StoreResult<u64> {
         on_writer!(self, db => Ok(sqlx::query("DELETE FROM security_log WHERE at < $1")

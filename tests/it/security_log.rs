@@ -65,9 +65,20 @@ async fn each_event_is_recorded_once_with_its_actor_and_no_secret() {
     let client = server.client_of(&user, &["submit_score"]).await;
     secrets.push(client.secret.clone());
     let reset = expect_ok(user.post(&format!("/clients/{}/reset-secret", client.id), json!({})).await).await;
-    secrets.push(reset["clientSecret"].as_str().unwrap().to_owned());
+    let new_secret = reset["clientSecret"].as_str().unwrap().to_owned();
+    secrets.push(new_secret.clone());
+    let client = crate::support::ApiClient { secret: new_secret, ..client };
+    // The client's key by the Client File Flow's route, revoked: the app is disconnected.
+    let flow = expect_ok(user.request_key(json!({ "clientID": client.id })).await).await;
+    secrets.push(flow["token"].as_str().unwrap().to_owned());
+    let flow_id = flow["id"].as_str().unwrap().to_owned();
+    expect_ok(user.delete(&format!("/users/{}/api-tokens/{flow_id}", user.id)).await).await;
+    // Authorised through consent; the key it led to goes with the client.
     let code = user.approve(&client).await;
-    secrets.push(code);
+    secrets.push(code.clone());
+    let issued = expect_ok(server.exchange(&client, &code).await).await;
+    secrets.push(issued["token"].as_str().unwrap().to_owned());
+    let client_key_id = issued["id"].as_str().unwrap().to_owned();
     expect_ok(user.delete(&format!("/clients/{}", client.id)).await).await;
 
     // The password: changed, then forgotten and reset through the mail.
@@ -107,8 +118,6 @@ async fn each_event_is_recorded_once_with_its_actor_and_no_secret() {
     for (event, actor) in [
         ("e-mail verified", "user"),
         ("sign-in failed", "someone"),
-        ("API key created", "user"),
-        ("API key revoked", "user"),
         ("client created", "user"),
         ("client secret reset", "user"),
         ("app authorised", "user"),
@@ -121,7 +130,19 @@ async fn each_event_is_recorded_once_with_its_actor_and_no_secret() {
         assert_eq!(one(&events, event)["actor"], actor, "{event}");
     }
     assert_eq!(count(&events, "sign-in"), 3, "three logins");
-    assert_eq!(one(&events, "API key revoked")["detail"], key_id.as_str());
+    assert_eq!(count(&events, "API key created"), 2, "the personal key and the File Flow's");
+    let revoked: Vec<&Value> = events.iter().filter(|e| e["event"] == "API key revoked").collect();
+    assert_eq!(revoked.len(), 2, "{revoked:#?}");
+    let by_user = revoked.iter().find(|e| e["actor"] == "user").expect("revoked by the user");
+    assert_eq!(by_user["detail"], key_id.as_str());
+    let by_deletion =
+        revoked.iter().find(|e| e["actor"] == "client deletion").expect("revoked by the client's deletion");
+    assert_eq!((&by_deletion["detail"], &by_deletion["client_id"]), (&json!(client_key_id), &json!(client.id)));
+    let gone = one(&events, "app disconnected");
+    assert_eq!(
+        (&gone["detail"], &gone["client_id"], &gone["actor"]),
+        (&json!(flow_id), &json!(client.id), &json!("user"))
+    );
     assert_eq!(
         one(&events, "app authorised")["clientID"].as_str().or(one(&events, "app authorised")["client_id"].as_str()),
         Some(client.id.as_str())
