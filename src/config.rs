@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::service::Settings;
 use crate::service::limits::LimitSettings;
+use crate::service::{AccountSettings, Settings};
 use crate::storage::PoolSettings;
 
 #[derive(Debug, Parser)]
@@ -22,11 +22,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
-    /// Operator actions on a user account (admin, ban).
+    /// Operator actions on a user account (admin, ban, reset link, sessions, keys).
     User(UserArgs),
     /// Import a Tachi instance's users, API clients and API keys from
     /// mongoexport's files (see the README's "Moving from Tachi").
     Import(ImportArgs),
+    /// Print the security log as JSON lines, oldest first.
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -110,6 +112,54 @@ pub struct ServeArgs {
     pub personal_key_cap: u32,
     #[command(flatten)]
     pub connections: ConnectionArgs,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+/// Mail, password resets and e-mail verification.
+#[derive(Debug, Clone, Args)]
+pub struct AccountArgs {
+    /// The mail server: `smtp://[user:password@]host[:port]` (STARTTLS when
+    /// the server offers it) or `smtps://…` (TLS from the start). Without
+    /// it, password resets and verification mails are off.
+    #[arg(long, env = "TACHI_AUTH_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+    /// The sender of the mails (default: `noreply@<host of the public URL>`).
+    #[arg(long, env = "TACHI_AUTH_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+    /// How long a password reset link works.
+    #[arg(long, env = "TACHI_AUTH_RESET_CODE_LIFETIME", default_value_t = 3600, value_name = "SECONDS")]
+    pub reset_code_lifetime: u64,
+    /// How long an e-mail verification link works.
+    #[arg(long, env = "TACHI_AUTH_VERIFY_CODE_LIFETIME", default_value_t = 7 * 24 * 3600, value_name = "SECONDS")]
+    pub verify_code_lifetime: u64,
+    /// Users whose e-mail address is not verified may not create API clients.
+    #[arg(long, env = "TACHI_AUTH_REQUIRE_VERIFIED_EMAIL")]
+    pub require_verified_email: bool,
+    /// The first wait before a mail that could not be sent is tried again;
+    /// it doubles with each failure, up to 30 minutes.
+    #[arg(long, env = "TACHI_AUTH_MAIL_RETRY_BASE_MS", default_value_t = 1000, value_name = "MS")]
+    pub mail_retry_base_ms: u64,
+    /// How long the security log keeps an event.
+    #[arg(long, env = "TACHI_AUTH_SECURITY_LOG_RETENTION", default_value_t = 180, value_name = "DAYS")]
+    pub security_log_retention: u64,
+}
+
+impl AccountArgs {
+    pub fn settings(&self) -> AccountSettings {
+        AccountSettings {
+            reset_code_lifetime: Duration::from_secs(self.reset_code_lifetime.max(1)),
+            verify_code_lifetime: Duration::from_secs(self.verify_code_lifetime.max(1)),
+            require_verified_email: self.require_verified_email,
+            mail_retry_base: Duration::from_millis(self.mail_retry_base_ms.max(1)),
+            security_log_retention: Duration::from_secs(self.security_log_retention.max(1) * 86_400),
+        }
+    }
+
+    /// The sender: `--mail-from`, or `noreply@` the public URL's host.
+    pub fn mail_from(&self, public_url: &url::Url) -> String {
+        self.mail_from.clone().unwrap_or_else(|| format!("noreply@{}", public_url.host_str().unwrap_or("localhost")))
+    }
 }
 
 /// How connections are served: what one client may hold, and for how long.
@@ -149,6 +199,7 @@ impl ServeArgs {
                 window: Duration::from_secs(self.limit_window.max(1)),
                 ..LimitSettings::default()
             },
+            accounts: self.accounts.settings(),
         }
     }
 
@@ -162,7 +213,7 @@ impl ServeArgs {
     pub fn defaults() -> Self {
         match Cli::parse_from(["tachi-auth", "serve"]).command {
             Command::Serve(a) => a,
-            Command::User(_) | Command::Import(_) => unreachable!("parsed 'serve'"),
+            Command::User(_) | Command::Import(_) | Command::Audit(_) => unreachable!("parsed 'serve'"),
         }
     }
 }
@@ -179,6 +230,50 @@ pub struct UserArgs {
     /// Ban the user (all their sessions and keys are refused), or lift the ban.
     #[arg(long)]
     pub banned: Option<bool>,
+    /// Print a one-time link that lets the user choose a new password
+    /// (for a server without mail, or a user whose mail does not arrive).
+    #[arg(long)]
+    pub reset_password: bool,
+    /// End every login session of the user.
+    #[arg(long)]
+    pub end_sessions: bool,
+    /// Revoke every API key of the user.
+    #[arg(long)]
+    pub revoke_keys: bool,
+    /// The server's public URL, for the reset link.
+    #[arg(long, env = "TACHI_AUTH_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// How long the reset link works.
+    #[arg(long, env = "TACHI_AUTH_RESET_CODE_LIFETIME", default_value_t = 3600, value_name = "SECONDS")]
+    pub reset_code_lifetime: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Only this user's events.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Only events since then: `30d`, `12h`, `15m`, or unix milliseconds.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+}
+
+impl AuditArgs {
+    /// `--since` as unix milliseconds (0 without it).
+    pub fn since_ms(&self, now_ms: i64) -> Result<i64, String> {
+        let Some(s) = self.since.as_deref().map(str::trim) else { return Ok(0) };
+        let bad = || format!("--since must be like 30d, 12h, 15m or unix milliseconds, not '{s}'");
+        let unit = match s.chars().last() {
+            Some('d') => 86_400_000,
+            Some('h') => 3_600_000,
+            Some('m') => 60_000,
+            _ => return s.parse::<i64>().map_err(|_| bad()),
+        };
+        let n: i64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
+        Ok(now_ms - n.saturating_mul(unit))
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod import;
+pub mod mail;
 pub mod service;
 pub mod storage;
 
@@ -31,6 +32,8 @@ pub struct App {
 pub enum StartupError {
     #[error("cannot open the database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("cannot set up mail: {0}")]
+    Mail(String),
     #[error("cannot load the built-in clients from {path}: {reason}")]
     BuiltinClients { path: String, reason: String },
 }
@@ -45,7 +48,17 @@ impl App {
         let settings = args.settings();
         let mut web = WebSettings::new(args.public_url(), &settings.site_name, settings.session_lifetime);
         web.client_ip_header = args.client_ip_header.clone();
-        let svc = Arc::new(Service::new(store, settings));
+        let mailer = match &args.accounts.smtp_url {
+            Some(smtp) => {
+                let from = args.accounts.mail_from(&args.public_url());
+                Some(
+                    mail::Mailer::new(smtp, &from, &args.public_url(), &settings.site_name)
+                        .map_err(StartupError::Mail)?,
+                )
+            }
+            None => None,
+        };
+        let svc = Arc::new(Service::new(store, settings).with_mailer(mailer));
         if let (Some(clients), Some(path)) = (builtin, &args.builtin_clients) {
             svc.sync_builtin_clients(clients).await.map_err(|e| StartupError::BuiltinClients {
                 path: path.display().to_string(),
@@ -74,8 +87,10 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.state.svc.clone()));
+        let mail = tokio::spawn(self.state.svc.clone().run_mail_queue());
         let result = http::server::serve(listener, self.router(), self.connections.clone(), shutdown).await;
         sweeper.abort();
+        mail.abort();
         self.state.svc.store.close().await;
         result
     }
@@ -98,6 +113,13 @@ async fn sweep_expired(svc: Arc<Service>) {
         // Used codes are remembered one more lifetime, to recognise replays.
         if let Err(e) = svc.store.delete_expired(now, now - lifetime, now - lifetime).await {
             tracing::warn!(error = %e, "could not sweep expired rows");
+        }
+        if let Err(e) = svc.store.delete_expired_account_codes(now).await {
+            tracing::warn!(error = %e, "could not sweep expired account codes");
+        }
+        let keep = svc.settings.accounts.security_log_retention.as_millis() as i64;
+        if let Err(e) = svc.store.prune_security_log(now - keep).await {
+            tracing::warn!(error = %e, "could not prune the security log");
         }
     }
 }

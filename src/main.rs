@@ -56,18 +56,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             app.serve(listener, shutdown_signal()).await?;
             Ok(())
         }
-        Command::User(args) => {
-            if args.admin.is_none() && args.banned.is_none() {
-                return Err("nothing to do: pass --admin true|false and/or --banned true|false".into());
-            }
-            let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
-            let key = tachi_auth::domain::user::username_key(&args.username);
-            if !store.set_user_flags(&key, args.admin, args.banned).await.map_err(|e| e.to_string())? {
-                return Err(format!("no user is named '{}'", args.username).into());
-            }
-            println!("updated {}", args.username);
-            Ok(())
-        }
+        Command::User(args) => user_command(args).await,
+        Command::Audit(args) => audit_command(args).await,
         Command::Import(args) => {
             let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
             let database = tachi_auth::import::describe_database(&args.database.database_url);
@@ -76,6 +66,84 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             outcome.map(|_| ()).map_err(|e| e.to_string().into())
         }
     }
+}
+
+/// `tachi-auth user NAME …`: the operator's actions on one account.
+async fn user_command(args: tachi_auth::config::UserArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let flags = args.admin.is_some() || args.banned.is_some();
+    if !flags && !args.reset_password && !args.end_sessions && !args.revoke_keys {
+        return Err("nothing to do: pass --admin true|false, --banned true|false, --reset-password, \
+                    --end-sessions and/or --revoke-keys"
+            .into());
+    }
+    let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
+    let key = tachi_auth::domain::user::username_key(&args.username);
+    let user = store
+        .user_by_username_key(&key)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user is named '{}'", args.username))?;
+    if flags {
+        store.set_user_flags(&key, args.admin, args.banned).await.map_err(|e| e.to_string())?;
+        println!("updated {}", user.username);
+    }
+    let operator = tachi_auth::service::audit::actor::OPERATOR;
+    let record = |event: &'static str, detail: String| {
+        let store = store.clone();
+        async move {
+            let svc = tachi_auth::service::Service::new(store, Default::default());
+            svc.record(Some(user.id), event, operator, None, Some(&detail)).await;
+        }
+    };
+    if args.end_sessions {
+        let n = store.end_sessions(user.id).await.map_err(|e| e.to_string())?;
+        record("sessions ended", format!("{n} session(s)")).await;
+        println!("ended {n} session(s) of {}", user.username);
+    }
+    if args.revoke_keys {
+        let n = store.delete_user_keys(user.id).await.map_err(|e| e.to_string())?;
+        record("API keys revoked", format!("{n} key(s)")).await;
+        println!("revoked {n} API key(s) of {}", user.username);
+    }
+    if args.reset_password {
+        let mut settings = tachi_auth::service::Settings::default();
+        settings.accounts.reset_code_lifetime = std::time::Duration::from_secs(args.reset_code_lifetime.max(1));
+        let lifetime = settings.accounts.reset_code_lifetime;
+        let svc = tachi_auth::service::Service::new(store.clone(), settings);
+        let code = svc.operator_reset_code(user.id).await.map_err(|e| e.to_string())?;
+        let base = args.public_url.as_ref().map_or_else(String::new, |u| u.as_str().trim_end_matches('/').to_owned());
+        println!(
+            "a one-time link for {} to choose a new password (valid {} s):\n{base}/reset-password?code={}",
+            user.username,
+            lifetime.as_secs(),
+            code.expose()
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `tachi-auth audit [--user NAME] [--since WHEN]`: the security log as JSON lines.
+async fn audit_command(args: tachi_auth::config::AuditArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let since = args.since_ms(tachi_auth::domain::now_ms())?;
+    let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
+    let user_id = match &args.user {
+        Some(name) => {
+            let key = tachi_auth::domain::user::username_key(name);
+            let user = store.user_by_username_key(&key).await.map_err(|e| e.to_string())?;
+            Some(user.ok_or_else(|| format!("no user is named '{name}'"))?.id)
+        }
+        None => None,
+    };
+    let events = store.security_events_since(user_id, since).await.map_err(|e| e.to_string())?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for e in events {
+        use std::io::Write;
+        serde_json::to_writer(&mut out, &e)?;
+        out.write_all(b"\n")?;
+    }
+    store.close().await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

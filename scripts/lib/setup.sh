@@ -41,3 +41,14 @@ ensure_python_clients() {
   python3 -m pip install -q authlib requests 2>/dev/null \
     || python3 -m pip install -q --break-system-packages authlib requests
 }
+
+# Python's aiosmtpd: the real SMTP server the mail tests send to
+# (tests/clients/python/smtp_sink.py, driven by tests/it/support/mail.rs).
+ensure_smtp_server() {
+  command -v python3 >/dev/null || apt_install python3
+  python3 -c 'import aiosmtpd' 2>/dev/null && return 0
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  step "installing aiosmtpd from PyPI"
+  python3 -m pip install -q aiosmtpd 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages aiosmtpd
+}

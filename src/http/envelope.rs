@@ -132,6 +132,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Unavailable | ServiceError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             ServiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let retry_after = e.retry_after_secs();

@@ -83,20 +83,23 @@ pub struct ClientIp(pub String);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let from_proxy = state.web.client_ip_header.as_ref().and_then(|name| {
-            let value = parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).next_back()?;
-            let last = value.rsplit(',').next()?.trim();
-            last.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
-        });
-        let ip = from_proxy.unwrap_or_else(|| {
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(a)| a.ip().to_string())
-                .unwrap_or_else(|| "unknown".into())
-        });
-        Ok(ClientIp(ip))
+        Ok(ClientIp(client_ip(&parts.headers, &parts.extensions, &state.web)))
     }
+}
+
+/// The client's address as [`ClientIp`] reads it.
+pub fn client_ip(headers: &HeaderMap, extensions: &axum::http::Extensions, web: &super::WebSettings) -> String {
+    let from_proxy = web.client_ip_header.as_ref().and_then(|name| {
+        let value = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).next_back()?;
+        let last = value.rsplit(',').next()?.trim();
+        last.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
+    });
+    from_proxy.unwrap_or_else(|| {
+        extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    })
 }
 
 /// The session cookie's value, if the request carries one.

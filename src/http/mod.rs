@@ -156,7 +156,10 @@ const API_SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
 ///   3–4 µs of the ~20 µs of server time a bearer-authenticated request takes.
 /// - Error pages are rendered again with the configured site name.
 /// - The security headers are added: a document's set, or a JSON answer's.
-async fn finish(web: Arc<WebSettings>, method: Method, uri: axum::http::Uri, handler: RouteFuture) -> Response {
+async fn finish<F>(web: Arc<WebSettings>, method: Method, uri: axum::http::Uri, handler: F) -> Response
+where
+    F: Future<Output = Result<Response, std::convert::Infallible>> + Send + 'static,
+{
     let span = tracing::debug_span!("request", %method, path = uri.path());
     let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     let handler = async move {
@@ -177,8 +180,6 @@ async fn finish(web: Arc<WebSettings>, method: Method, uri: axum::http::Uri, han
     }
     with_security_headers(res, web.https)
 }
-
-type RouteFuture = <axum::routing::Route as tower_service::Service<Request>>::Future;
 
 /// [`finish`] as a tower layer of its own rather than through
 /// `axum::middleware::from_fn`, which boxes the rest of the stack, and the
@@ -212,8 +213,23 @@ impl tower_service::Service<Request> for Finished {
 
     fn call(&mut self, req: Request) -> Self::Future {
         let (method, uri) = (req.method().clone(), req.uri().clone());
+        // Who is asking, for the security log (only state changes record events).
+        let meta = (!matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)).then(|| {
+            crate::service::audit::RequestMeta::new(
+                extract::client_ip(req.headers(), req.extensions(), &self.web),
+                req.headers().get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()),
+            )
+        });
         let handler = tower_service::Service::call(&mut self.route, req);
-        Box::pin(finish(self.web.clone(), method, uri, handler).map(Ok))
+        let web = self.web.clone();
+        match meta {
+            // Around the handler itself: `finish` runs it in a task of its own.
+            Some(meta) => {
+                let handler = crate::service::audit::REQUEST.scope(meta, handler);
+                Box::pin(finish(web, method, uri, handler).map(Ok))
+            }
+            None => Box::pin(finish(web, method, uri, handler).map(Ok)),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::domain::user::UserRef;
 use crate::domain::{Invalid, Permission, PlainSecret, SecretKind, now_ms, password, user};
 use crate::storage::{NewUser, StoreError, UserRecord};
 
+use super::audit::actor;
 use super::limits::{Counter, LimitKey, Limits};
 use super::{Caller, Service, ServiceError, ServiceResult, blocking};
 
@@ -93,6 +94,7 @@ impl Service {
             Err(e) => return Err(e.into()),
         };
         let user = self.store.user_by_id(id).await?.ok_or(ServiceError::Internal)?;
+        self.queue_verification(user.id).await?;
         self.open_session(user).await
     }
 
@@ -116,6 +118,9 @@ impl Service {
         let stored = found.as_ref().map(|u| u.password_hash.clone());
         let password = c.password;
         let (ok, upgraded) = blocking(move || password::verify_and_upgrade(&password, stored.as_deref())).await?;
+        if let Some(u) = found.as_ref().filter(|_| !ok) {
+            self.record(Some(u.id), "sign-in failed", actor::SOMEONE, None, None).await;
+        }
         let user = match found {
             Some(u) if ok => u,
             _ => {
@@ -131,20 +136,22 @@ impl Service {
             // A bcrypt hash imported from Tachi: replaced now that the password is known.
             self.store.upgrade_password_hash(user.id, &user.password_hash, &hash).await?;
         }
+        self.record(Some(user.id), "sign-in", actor::USER, None, None).await;
         self.open_session(user).await
     }
 
     /// One of the few logins or registrations an address may have running
     /// at once, held until dropped: a flood from one address queues no
     /// further than this ahead of everyone else.
-    fn in_flight(&self, ip: &str) -> ServiceResult<InFlight<'_>> {
+    pub(super) fn in_flight(&self, ip: &str) -> ServiceResult<InFlight<'_>> {
         let key = LimitKey::of(&["in flight", ip]);
         let now = Instant::now();
         self.limits.in_flight.acquire(key, now).map_err(|_| ServiceError::RateLimited { retry_after_secs: 1 })?;
         Ok(InFlight { counter: &self.limits.in_flight, key })
     }
 
-    async fn open_session(&self, user: UserRecord) -> ServiceResult<NewSession> {
+    /// Opens a session for `user` (after a login, a registration or a reset).
+    pub async fn open_session(&self, user: UserRecord) -> ServiceResult<NewSession> {
         let cookie = PlainSecret::generate(SecretKind::Session);
         let now = now_ms();
         let expires = now + self.settings.session_lifetime.as_millis() as i64;
@@ -155,10 +162,11 @@ impl Service {
     /// Ends the caller's session. Without one (a guest, or an API key alone)
     /// there is nothing to end: a conflict, as the original server answers.
     pub async fn logout(&self, caller: &Caller) -> ServiceResult<()> {
-        let Ok((_, session)) = caller.session_user() else {
+        let Ok((user, session)) = caller.session_user() else {
             return Err(ServiceError::Conflict("You are not logged in.".into()));
         };
         self.store.delete_session(session).await?;
+        self.record(Some(user.id), "sign-out", actor::USER, None, None).await;
         Ok(())
     }
 
@@ -217,7 +225,7 @@ impl Service {
 /// A login attempt counted against the limits. Unless it is marked failed,
 /// it is refunded when dropped (the password was right, or the attempt never
 /// got as far as checking it).
-struct LoginAttempt<'a> {
+pub(super) struct LoginAttempt<'a> {
     limits: &'a Limits,
     now: Instant,
     ip: LimitKey,
@@ -233,7 +241,7 @@ impl<'a> LoginAttempt<'a> {
     /// - once an account has that many failures from everywhere, an address
     ///   that has failed for it even once is refused, but one that has not
     ///   still gets its try: many addresses cannot lock the owner out.
-    fn begin(limits: &'a Limits, account: Option<&str>, ip: &str, now: Instant) -> ServiceResult<Self> {
+    pub(super) fn begin(limits: &'a Limits, account: Option<&str>, ip: &str, now: Instant) -> ServiceResult<Self> {
         let ip_key = LimitKey::of(&["login", ip]);
         limits.login_ip.acquire(ip_key, now).map_err(limited)?;
         let mut attempt = LoginAttempt { limits, now, ip: ip_key, account: None, failed: false };
@@ -254,12 +262,12 @@ impl<'a> LoginAttempt<'a> {
     }
 
     /// The password was wrong: the attempt stays counted.
-    fn failed(mut self) {
+    pub(super) fn failed(mut self) {
         self.failed = true;
     }
 
     /// The password was right: this address's failures for the account are forgotten.
-    fn succeeded(self) {
+    pub(super) fn succeeded(self) {
         if let Some((pair, _)) = self.account {
             self.limits.login_pair.clear(pair);
         }
@@ -280,7 +288,7 @@ impl Drop for LoginAttempt<'_> {
 }
 
 /// A slot of `Limits::in_flight`, given back when dropped.
-struct InFlight<'a> {
+pub(super) struct InFlight<'a> {
     counter: &'a Counter,
     key: LimitKey,
 }

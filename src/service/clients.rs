@@ -7,6 +7,7 @@ use crate::domain::secret::random_id;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretKind, now_ms};
 use crate::storage::{ClientChanges, ClientRecord};
 
+use super::audit::actor;
 use super::{Caller, Service, ServiceError, ServiceResult, present};
 
 /// A new client as its author describes it. `apiKeyTemplate` is the original
@@ -134,6 +135,9 @@ impl Service {
         d: ClientDraft,
     ) -> ServiceResult<(ClientRecord, Option<PlainSecret>)> {
         let (user, _) = caller.session_user()?;
+        if self.settings.accounts.require_verified_email && !self.store.email_verified(user.id).await? {
+            return Err(ServiceError::Forbidden(crate::service::recovery::VERIFY_FIRST.into()));
+        }
         let secret = PlainSecret::generate(SecretKind::ClientSecret);
         let record = validated_record(d, random_id("CI"), Some(user.id), &secret)?;
         self.check_name_is_not_the_sites(&record.name).await?;
@@ -144,6 +148,7 @@ impl Service {
                 self.settings.client_cap
             )));
         }
+        self.record(Some(user.id), "client created", actor::USER, Some(&record.client_id), None).await;
         let secret = (!record.public).then_some(secret);
         Ok((record, secret))
     }
@@ -269,13 +274,19 @@ impl Service {
             return Err(ServiceError::NotFound(format!("no client has the id '{client_id}'")));
         }
         client.secret_hash = secret.hash();
+        self.record(client.author_id, "client secret reset", actor::USER, Some(client_id), None).await;
         Ok((client, secret))
     }
 
     /// Deletes the client and every key it issued.
     pub async fn delete_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
         let client = self.owned_client(caller, client_id).await?;
+        let holders = self.store.keys_of_client(client_id, 10_000).await?;
         self.store.delete_client(client_id).await?;
+        for (user_id, key_id) in &holders {
+            self.record(Some(*user_id), "API key revoked", actor::CLIENT_DELETION, Some(client_id), Some(key_id)).await;
+        }
+        self.record(client.author_id, "client deleted", actor::USER, Some(client_id), None).await;
         Ok(client)
     }
 }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, api_key, now_ms};
 use crate::storage::{ApiKeyRecord, ClientRecord, KeyCursor, NewApiKey, Store};
 
+use super::audit::actor;
 use super::{Caller, Service, ServiceError, ServiceResult};
 
 /// `{clientID}` asks for a key for that client (Client File Flow);
@@ -129,6 +130,7 @@ impl Service {
                         "you already hold the maximum of {cap} personal API keys; revoke one first"
                     )));
                 };
+                self.record(Some(user_id), "API key created", actor::USER, None, Some(&key.id)).await;
                 Ok(IssuedKey { key, token, client: None })
             }
         }
@@ -145,14 +147,20 @@ impl Service {
             new_key(key_id, token.hash(), user_id, identifier, client.permissions, Some(client.client_id.clone()));
         let (mut key, replaced) = self.store.replace_client_key(new).await?;
         key.client_name = Some(client.name.clone());
+        self.record(Some(user_id), "API key created", actor::USER, Some(&client.client_id), Some(&key.id)).await;
         Ok(IssuedKey { key, token, client: Some((client, replaced)) })
     }
 
     pub async fn revoke_key(&self, caller: &Caller, user_id: i64, key_id: &str) -> ServiceResult<()> {
         caller.session_self(user_id)?;
-        if !crate::domain::secret::is_well_formed_id(key_id) || !self.store.delete_user_key(user_id, key_id).await? {
+        let well_formed = crate::domain::secret::is_well_formed_id(key_id);
+        let client = if well_formed { self.store.client_of_key(user_id, key_id).await? } else { None };
+        if !well_formed || !self.store.delete_user_key(user_id, key_id).await? {
             return Err(ServiceError::NotFound(format!("user {user_id} has no API key with the id '{key_id}'")));
         }
+        // Revoking an app's key disconnects the app.
+        let event = if client.is_some() { "app disconnected" } else { "API key revoked" };
+        self.record(Some(user_id), event, actor::USER, client.as_deref(), Some(key_id)).await;
         Ok(())
     }
 }

@@ -35,6 +35,11 @@ pub struct LimitSettings {
     pub client_auth_failures: u32,
     /// Logins and registrations one address may have waiting or running at once.
     pub logins_in_flight_per_ip: u32,
+    /// Password-reset requests per client address, and per e-mail address, per window.
+    pub resets_per_ip: u32,
+    pub resets_per_email: u32,
+    /// Verification mails a user may ask for again per window.
+    pub verify_mails_per_user: u32,
     pub window: Duration,
     /// Most keys one table tracks (its memory is bounded by this).
     pub max_tracked: usize,
@@ -48,6 +53,9 @@ impl Default for LimitSettings {
             registrations_per_ip: 20,
             client_auth_failures: 20,
             logins_in_flight_per_ip: 4,
+            resets_per_ip: 10,
+            resets_per_email: 3,
+            verify_mails_per_user: 3,
             window: Duration::from_secs(15 * 60),
             max_tracked: 100_000,
         }
@@ -62,6 +70,10 @@ pub struct Limits {
     pub login_ip: Counter,
     pub register_ip: Counter,
     pub client_auth_ip: Counter,
+    pub reset_ip: Counter,
+    /// Keyed by a hash of the e-mail address: the address itself is never kept.
+    pub reset_email: Counter,
+    pub verify_mail_user: Counter,
     /// Logins and registrations being handled, per address.
     pub in_flight: Counter,
 }
@@ -75,6 +87,9 @@ impl Limits {
             login_ip: counter(s.login_failures_per_ip),
             register_ip: counter(s.registrations_per_ip),
             client_auth_ip: counter(s.client_auth_failures),
+            reset_ip: counter(s.resets_per_ip),
+            reset_email: counter(s.resets_per_email),
+            verify_mail_user: counter(s.verify_mails_per_user),
             // In flight is not a window: a slot is held until it is given back.
             in_flight: Counter::new(s.logins_in_flight_per_ip, Duration::MAX, s.max_tracked),
         }
@@ -82,8 +97,16 @@ impl Limits {
 
     /// Forgets every window that has ended.
     pub fn prune(&self, now: Instant) {
-        for counter in [&self.login_pair, &self.login_account, &self.login_ip, &self.register_ip, &self.client_auth_ip]
-        {
+        for counter in [
+            &self.login_pair,
+            &self.login_account,
+            &self.login_ip,
+            &self.register_ip,
+            &self.client_auth_ip,
+            &self.reset_ip,
+            &self.reset_email,
+            &self.verify_mail_user,
+        ] {
             counter.prune(now);
         }
     }

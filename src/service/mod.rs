@@ -3,11 +3,13 @@
 //! page) and translating storage results into domain outcomes.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod keys;
 pub mod limits;
 pub mod oauth;
+pub mod recovery;
 pub mod token_admin;
 
 use std::time::Duration;
@@ -31,6 +33,32 @@ pub struct Settings {
     /// Personal keys (made by hand, not by a client) a user may hold.
     pub personal_key_cap: i64,
     pub limits: limits::LimitSettings,
+    pub accounts: AccountSettings,
+}
+
+/// Account recovery and verification (see `recovery`).
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    pub reset_code_lifetime: Duration,
+    pub verify_code_lifetime: Duration,
+    /// Users with an unverified e-mail address may not create API clients.
+    pub require_verified_email: bool,
+    /// The first wait before a failed mail is tried again; it doubles each time.
+    pub mail_retry_base: Duration,
+    /// How long the security log keeps an event.
+    pub security_log_retention: Duration,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            reset_code_lifetime: Duration::from_secs(3600),
+            verify_code_lifetime: Duration::from_secs(7 * 24 * 3600),
+            require_verified_email: false,
+            mail_retry_base: Duration::from_secs(1),
+            security_log_retention: Duration::from_secs(180 * 86_400),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -43,6 +71,7 @@ impl Default for Settings {
             sessions_per_user: 50,
             personal_key_cap: 100,
             limits: limits::LimitSettings::default(),
+            accounts: AccountSettings::default(),
         }
     }
 }
@@ -53,12 +82,29 @@ pub struct Service {
     pub settings: Settings,
     pub limits: limits::Limits,
     pub started_at: i64,
+    /// Where mail goes; `None` without `--smtp-url` (resets need the operator).
+    pub mailer: Option<crate::mail::Mailer>,
+    /// Wakes the mail worker when a mail is queued.
+    pub mail_queued: tokio::sync::Notify,
 }
 
 impl Service {
     pub fn new(store: Store, settings: Settings) -> Self {
         let limits = limits::Limits::new(&settings.limits);
-        Service { store, settings, limits, started_at: crate::domain::now_ms() }
+        Service {
+            store,
+            settings,
+            limits,
+            started_at: crate::domain::now_ms(),
+            mailer: None,
+            mail_queued: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The same, sending mail through `mailer`.
+    pub fn with_mailer(mut self, mailer: Option<crate::mail::Mailer>) -> Self {
+        self.mailer = mailer;
+        self
     }
 
     fn code_lifetime_ms(&self) -> i64 {
@@ -93,6 +139,9 @@ pub enum ServiceError {
     /// Too much work is waiting (password hashing): try again in a moment.
     #[error("the server is busy; try again in a few seconds")]
     Busy,
+    /// A feature this server is not configured for (mail without `--smtp-url`).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("internal error")]
     Internal,
 }

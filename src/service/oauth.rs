@@ -268,6 +268,7 @@ impl Service {
                     .into(),
             ));
         };
+        self.record(Some(user.id), "app authorised", super::audit::actor::USER, Some(&request.client_id), None).await;
         Ok(IssuedCode { code, user_id: user.id, created_on, request })
     }
 
@@ -404,7 +405,15 @@ impl Service {
             }
             Redemption::Refused(code) => Err(refusal(&code, req.code_verifier.as_deref(), req.redirect_uri.as_deref())
                 .unwrap_or(ExchangeError::InvalidCode)),
-            Redemption::Replayed => Err(ExchangeError::CodeReplayed),
+            Redemption::Replayed => {
+                // What the code had issued was revoked: the user's log says why.
+                if let Ok(Some((user_id, key_id))) = self.store.key_of_code(&code_hash, &client.client_id).await {
+                    let actor = super::audit::actor::REPLAYED_CODE;
+                    self.record(Some(user_id), "API key revoked", actor, Some(&client.client_id), key_id.as_deref())
+                        .await;
+                }
+                Err(ExchangeError::CodeReplayed)
+            }
             Redemption::Invalid => Err(ExchangeError::InvalidCode),
         }
     }

@@ -15,6 +15,8 @@ mod codes;
 mod group_commit;
 mod import;
 mod records;
+mod recovery;
+mod security_log;
 mod sessions;
 mod users;
 
@@ -30,6 +32,8 @@ pub use cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
 pub use codes::{RedeemDecision, Redemption};
 pub use import::{BATCH as IMPORT_BATCH, ImportedKey, ImportedLogin, ImportedUser, Importer};
 pub use records::*;
+pub use recovery::{CodePurpose, QueuedMail};
+pub use security_log::{NewSecurityEvent, SecurityEvent};
 
 /// Runs `$body` with `$pool` bound to the configured engine's pool. The body is
 /// compiled once per engine, so the same SQL text is type-checked against both.

@@ -462,3 +462,62 @@ async fn the_consent_page_says_when_a_program_on_the_computer_will_open() {
     b.screenshot("consent-program").await;
     b.close().await;
 }
+
+/// The whole reset in the browser, through a real mail server: the login
+/// page's "Forgot your password?", the e-mail form, the mail's link, a new
+/// password, and the dashboard, logged in. Then the password is changed
+/// again from the dashboard.
+#[tokio::test]
+async fn a_forgotten_password_is_reset_through_the_mailed_link_and_changed_on_the_dashboard() {
+    use crate::support::mail::{Mailbox, SmtpSink};
+    let mailbox = Mailbox::new();
+    let sink = SmtpSink::start(&mailbox).await;
+    let server = TestServer::start_with(|a| {
+        a.site_name = SITE.into();
+        a.accounts.smtp_url = Some(sink.url());
+    })
+    .await;
+    server.register("forgetful").await;
+
+    let b = Browser::start().await;
+    b.goto(&server.url("/login")).await;
+    b.click("#forgot-password").await;
+    b.wait_url("the forgot page", |u| u.path() == "/forgot-password").await;
+    b.fill("#email", "forgetful@example.org").await;
+    b.screenshot("forgot-password").await;
+    b.click("form[action='/forgot-password'] button[type=submit]").await;
+    assert!(b.text("h1").await.contains("Check your mail"));
+    b.screenshot("forgot-password-sent").await;
+
+    let mail = mailbox.nth_link("forgetful@example.org", "/reset-password", 0).await;
+    b.goto(&mail.link_for("/reset-password")).await;
+    b.fill("#password", "a brand new passphrase").await;
+    b.screenshot("reset-password").await;
+    b.click("form[action='/reset-password'] button[type=submit]").await;
+    b.wait_url("the dashboard", |u| u.path() == "/").await;
+    assert!(b.text(".notice").await.contains("new password is set"));
+    assert!(b.text(".top").await.contains("forgetful"), "logged in");
+    b.screenshot("reset-password-done").await;
+
+    // The link works once.
+    b.goto(&mail.link_for("/reset-password")).await;
+    b.fill("#password", "yet another passphrase").await;
+    b.click("form[action='/reset-password'] button[type=submit]").await;
+    assert!(b.text(".error").await.contains("expired or was already used"));
+
+    // Change it again from the dashboard.
+    b.goto(&server.url("/")).await;
+    b.click("#change-password summary").await;
+    b.fill("#old-password", "a brand new passphrase").await;
+    b.fill("#new-password", "the third passphrase").await;
+    b.screenshot("change-password").await;
+    b.click("form[action='/account/password'] button[type=submit]").await;
+    b.wait_url("the dashboard", |u| u.path() == "/").await;
+    assert!(b.text(".notice").await.contains("password was changed"));
+    expect_ok(server.login_with(&server.browser(), "forgetful", "the third passphrase").await).await;
+    b.find("#security-log").await;
+    b.js("document.getElementById('security-log').scrollIntoView()").await;
+    assert!(b.text("#security-log").await.contains("password changed"));
+    b.screenshot("security-log").await;
+    b.close().await;
+}

@@ -5,6 +5,7 @@ mod auth;
 mod clients;
 mod keys;
 mod oauth;
+mod recovery;
 mod status;
 mod users;
 pub mod views;
@@ -34,6 +35,12 @@ pub fn router() -> Router<AppState> {
         .route(&at("/auth/register"), post(auth::register))
         .route(&at("/auth/login"), post(auth::login))
         .route(&at("/auth/logout"), post(auth::logout))
+        .route(&at("/auth/forgot-password"), post(recovery::forgot_password))
+        .route(&at("/auth/reset-password"), post(recovery::reset_password))
+        .route(&at("/auth/verify-email"), post(recovery::verify_email))
+        .route(&at("/auth/resend-verify-email"), post(recovery::resend_verify_email))
+        .route(&at("/users/{user_id}/change-password"), post(recovery::change_password))
+        .route(&at("/users/{user_id}/security-log"), get(recovery::security_log))
         .route(&at("/status"), get(status::get).post(status::post))
         .route(&at("/users/{user_id}"), get(users::get).patch(users::patch))
         .route(&at("/users/{user_id}/api-tokens"), get(keys::list))

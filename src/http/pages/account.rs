@@ -54,7 +54,7 @@ struct LogoutPage<'a> {
 
 /// The browser's pre-login secret, created if it has none yet; returns the
 /// form token and the cookie to set, if new.
-fn prelogin(state: &AppState, jar: &CookieJar) -> (String, Option<String>) {
+pub(super) fn prelogin(state: &AppState, jar: &CookieJar) -> (String, Option<String>) {
     match jar.get(&state.web.prelogin_cookie_name).map(|c| c.value()).filter(|v| !v.is_empty() && v.len() <= 100) {
         Some(v) => (PlainSecret::from_presented(v).csrf_token(), None),
         None => {
@@ -64,7 +64,7 @@ fn prelogin(state: &AppState, jar: &CookieJar) -> (String, Option<String>) {
     }
 }
 
-fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
+pub(super) fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
@@ -88,7 +88,7 @@ fn status_of(e: &ServiceError) -> StatusCode {
 }
 
 /// Logged in: set the session cookie and go where the user was going.
-fn logged_in(state: &AppState, session: &NewSession, next: &str) -> Response {
+pub(super) fn logged_in(state: &AppState, session: &NewSession, next: &str) -> Response {
     with_cookie(
         Redirect::to(&safe_next(next)).into_response(),
         Some(state.web.session_set_cookie(session.cookie.expose())),

@@ -12,8 +12,10 @@ use serde::Deserialize;
 use super::{PageError, PageResult, PageUser, check_form, format_time, page_user, permission_lines, render};
 use crate::domain::{Permission, PermissionSet};
 use crate::http::AppState;
+use crate::http::extract::ClientIp;
 use crate::service::ServiceError;
 use crate::service::clients::{ClientDraft, ClientEdit};
+use crate::service::recovery::PasswordChange;
 use crate::storage::{ClientRecord, KeyCursor};
 
 /// Keys shown on one screen of the dashboard; "More keys" shows the next ones.
@@ -96,6 +98,21 @@ struct Dashboard<'a> {
     all_permissions: Vec<(&'static str, &'static str)>,
     new_client: ClientFields,
     create_open: bool,
+    /// Mail is configured and the user's address is not verified yet.
+    unverified: bool,
+    log: Vec<LogRow>,
+    /// The link to older events, if there are more.
+    older_log: Option<String>,
+}
+
+struct LogRow {
+    when: String,
+    event: String,
+    actor: String,
+    client: Option<String>,
+    detail: Option<String>,
+    ip: String,
+    user_agent: String,
 }
 
 #[derive(Template)]
@@ -114,6 +131,8 @@ pub struct DashboardQuery {
     notice: Option<String>,
     /// Where the previous screen of keys stopped (see [`key_cursor`]).
     keys_after: Option<String>,
+    /// The security log's events older than this event id.
+    log_before: Option<i64>,
 }
 
 /// A screen of keys ends at its last key: `<created_at>.<key id>`, the
@@ -139,6 +158,9 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "key-revoked" => Some("The key was revoked. The application can no longer use it."),
         "client-deleted" => Some("The client was deleted, and every key it issued was revoked."),
         "client-updated" => Some("The client was updated."),
+        "password-changed" => Some("Your password was changed. Every other device was logged out."),
+        "password-reset" => Some("Your new password is set, and you are logged in."),
+        "verification-sent" => Some("A new verification link is on its way to your e-mail address."),
         _ => None,
     }
 }
@@ -154,6 +176,7 @@ async fn dashboard(
     error: Option<String>,
     kept: Kept,
     keys_after: Option<&KeyCursor>,
+    log_before: Option<i64>,
 ) -> PageResult {
     let (keys, more) = state.svc.key_page(&user.caller, user.user.id, keys_after, KEYS_PER_SCREEN).await?;
     let more_keys = more
@@ -185,7 +208,25 @@ async fn dashboard(
         }
     };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let unverified = state.svc.mailer.is_some() && !state.svc.email_verified(user.user.id).await?;
+    let (events, more_log) = state.svc.security_log(&user.caller, user.user.id, log_before).await?;
+    let older_log = more_log.then(|| events.last().map(|e| format!("/?log_before={}#security-log", e.id))).flatten();
+    let log = events
+        .into_iter()
+        .map(|e| LogRow {
+            when: format_time(e.at),
+            event: e.event,
+            actor: e.actor,
+            client: e.client_id,
+            detail: e.detail,
+            ip: e.ip.unwrap_or_else(|| "—".into()),
+            user_agent: e.user_agent.unwrap_or_default(),
+        })
+        .collect();
     let mut res = render(&Dashboard {
+        unverified,
+        log,
+        older_log,
         site: &state.web.site_name,
         username: &user.user.username,
         csrf: &user.csrf,
@@ -226,7 +267,8 @@ pub async fn show(State(state): State<AppState>, jar: CookieJar, Query(q): Query
             return Err(PageError::bad_request("That link to more keys is damaged: go back to your dashboard."));
         }
     };
-    dashboard(&state, &user, notice_text(q.notice.as_deref()), None, Kept::Nothing, keys_after.as_ref()).await
+    dashboard(&state, &user, notice_text(q.notice.as_deref()), None, Kept::Nothing, keys_after.as_ref(), q.log_before)
+        .await
 }
 
 /// A failed dashboard action: the dashboard again, with the reason on top
@@ -234,7 +276,7 @@ pub async fn show(State(state): State<AppState>, jar: CookieJar, Query(q): Query
 async fn show_error(state: &AppState, user: &PageUser, e: ServiceError, kept: Kept) -> PageResult {
     match e {
         ServiceError::Invalid(_) | ServiceError::Conflict(_) => {
-            dashboard(state, user, None, Some(e.to_string()), kept, None).await
+            dashboard(state, user, None, Some(e.to_string()), kept, None, None).await
         }
         e => Err(e.into()),
     }
@@ -408,4 +450,44 @@ pub async fn revoke_key(
     let user = form_user(&state, &jar, &headers, &f.csrf).await?;
     state.svc.revoke_key(&user.caller, user.user.id, &key_id).await?;
     Ok(Redirect::to("/?notice=key-revoked").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    old_password: String,
+    password: String,
+}
+
+/// The dashboard's "Change password" form.
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    headers: HeaderMap,
+    form: Result<Form<PasswordForm>, axum_extra::extract::FormRejection>,
+) -> PageResult {
+    let Form(f) = form?;
+    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let change = PasswordChange { password: f.password, old_password: f.old_password };
+    match state.svc.change_password(&user.caller, user.user.id, change, &ip).await {
+        Ok(()) => Ok(Redirect::to("/?notice=password-changed").into_response()),
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Unauthenticated(_))) => {
+            dashboard(&state, &user, None, Some(e.to_string()), Kept::Nothing, None, None).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The banner's "Send the link again".
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, axum_extra::extract::FormRejection>,
+) -> PageResult {
+    let Form(f) = form?;
+    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    state.svc.resend_verify_email(&user.caller).await?;
+    Ok(Redirect::to("/?notice=verification-sent").into_response())
 }

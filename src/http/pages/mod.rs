@@ -6,6 +6,7 @@ mod account;
 mod consent;
 mod dashboard;
 mod file_flow;
+mod recovery;
 
 use askama::Template;
 use axum::Router;
@@ -28,6 +29,11 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(account::login_form).post(account::login))
         .route("/register", get(account::register_form).post(account::register))
         .route("/logout", get(account::logout_form).post(account::logout))
+        .route("/forgot-password", get(recovery::forgot_form).post(recovery::forgot))
+        .route("/reset-password", get(recovery::reset_form).post(recovery::reset))
+        .route("/verify-email", get(recovery::verify_form).post(recovery::verify))
+        .route("/account/password", post(dashboard::change_password))
+        .route("/account/resend-verification", post(dashboard::resend_verification))
         .route("/oauth/request-auth", get(consent::request_auth))
         .route("/oauth/authorize", get(consent::authorize))
         .route("/oauth/consent", post(consent::answer))
@@ -85,6 +91,7 @@ impl From<ServiceError> for PageError {
             ServiceError::Unavailable | ServiceError::Busy => {
                 (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable")
             }
+            ServiceError::Unsupported(_) => (StatusCode::NOT_IMPLEMENTED, "Not available here"),
             ServiceError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
         };
         PageError::Message { status, heading, message: e.to_string() }
@@ -117,10 +124,10 @@ impl From<PathRejection> for PageError {
 
 #[derive(Template)]
 #[template(path = "message.html")]
-struct MessagePage<'a> {
-    site: &'a str,
-    heading: &'a str,
-    message: &'a str,
+pub(super) struct MessagePage<'a> {
+    pub site: &'a str,
+    pub heading: &'a str,
+    pub message: &'a str,
 }
 
 /// An error page's words, carried on the response so that

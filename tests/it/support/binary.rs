@@ -114,3 +114,25 @@ impl RunningBinary {
         format!("{out}{err}")
     }
 }
+
+/// What an operator command printed, and whether it succeeded.
+pub struct CommandOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `tachi-auth <args>` to its end (an operator command), with no
+/// `TACHI_AUTH_*` setting from the environment.
+pub async fn run_command(args: &[&str]) -> CommandOutput {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tachi-auth"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("TACHI_AUTH_")) {
+        command.env_remove(name);
+    }
+    let out = command.args(args).stdin(Stdio::null()).output().await.expect("the binary runs");
+    CommandOutput {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

@@ -10,6 +10,7 @@
 pub mod binary;
 pub mod browser;
 pub mod db;
+pub mod mail;
 pub mod postgres;
 pub mod tachi;
 
@@ -196,8 +197,13 @@ impl TestServer {
 
     /// Logs `username` in from a fresh browser and returns them as a `User`.
     pub async fn login(&self, username: &str) -> User {
+        self.login_as(username, PASSWORD).await
+    }
+
+    /// Logs `username` in with `password` from a fresh browser.
+    pub async fn login_as(&self, username: &str, password: &str) -> User {
         let http = self.browser();
-        let body = expect_ok(self.login_with(&http, username, PASSWORD).await).await;
+        let body = expect_ok(self.login_with(&http, username, password).await).await;
         User { id: body["userID"].as_i64().unwrap(), username: username.into(), http, api: self.api("") }
     }
 
@@ -291,6 +297,11 @@ impl User {
             .unwrap();
         let body = expect_ok(res).await;
         body["code"].as_str().unwrap().to_owned()
+    }
+
+    /// Who `GET /status` says this client is (`null` once its session has ended).
+    pub async fn whoami(&self) -> Value {
+        expect_ok(self.get("/status").await).await["whoami"].clone()
     }
 
     pub async fn get(&self, path: &str) -> Response {
