@@ -1,32 +1,43 @@
 //! The `tachi-auth` binary: parse the configuration, then serve (or run an
 //! operator command).
 
-use clap::Parser;
 use tachi_auth::App;
-use tachi_auth::config::{Cli, Command};
+use tachi_auth::config::{Command, ConfigAction, LogFormat, file};
 use tachi_auth::storage::Store;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     return_large_blocks_to_the_os();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("TACHI_AUTH_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-        // Colours for a terminal only: not escape codes in a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
-    let cli = Cli::parse();
-    match run(cli.command).await {
+    let parsed = match file::parse(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(file::ParseError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("tachi-auth: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let format = match &parsed.cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => LogFormat::Text,
+    };
+    // Pending log lines are written when this guard goes, at the end of main.
+    let _logs = tachi_auth::telemetry::init_logging(format);
+    match run(parsed).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
+            tracing::debug!(error = %e, "stopped by an error");
             eprintln!("tachi-auth: {e}");
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
-    match command {
+async fn run(parsed: file::Parsed) -> Result<(), Box<dyn std::error::Error>> {
+    match parsed.cli.command {
+        Command::Serve(args) if args.print_config => {
+            print!("{}", file::effective(&parsed.matches, &parsed.from_file));
+            Ok(())
+        }
         Command::Serve(args) => {
             let mut app = App::build(&args).await?;
             if let Some(files) = tachi_auth::http::server::raise_open_file_limit() {
@@ -44,21 +55,44 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-            let engine = args.database.database_url.split(':').next().unwrap_or("?");
-            tracing::info!(listen = %args.listen, public_url = %args.public_url(), database = engine, "tachi-auth is serving");
+            let opened = app.state.svc.store.opened().clone();
+            let schema = opened.schema_version.map(|(v, d)| format!("{v} ({d})")).unwrap_or_default();
+            let metrics = args.metrics_listen.map(|a| format!("http://{a}/metrics")).unwrap_or_else(|| "off".into());
+            tracing::info!(
+                listen = %args.listen,
+                public_url = %args.public_url(),
+                database = %opened.database,
+                migrations = opened.migrations,
+                migrations_applied_now = opened.migrations_applied_now,
+                schema = %schema,
+                metrics = %metrics,
+                version = env!("CARGO_PKG_VERSION"),
+                "tachi-auth is serving"
+            );
             app.serve(listener, shutdown_signal()).await?;
+            tracing::info!("tachi-auth stopped");
             Ok(())
         }
+        Command::Config(args) => match args.action {
+            ConfigAction::Check { file: path } => {
+                let n = file::check(&path)?;
+                println!("{}: valid ({n} settings)", path.display());
+                Ok(())
+            }
+        },
         Command::User(args) => {
             if args.admin.is_none() && args.banned.is_none() {
                 return Err("nothing to do: pass --admin true|false and/or --banned true|false".into());
             }
-            let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
+            let store = Store::open_existing(&args.database.database_url, &args.database.pool()).await?;
+            let database = store.opened().database.clone();
             let key = tachi_auth::domain::user::username_key(&args.username);
-            if !store.set_user_flags(&key, args.admin, args.banned).await.map_err(|e| e.to_string())? {
-                return Err(format!("no user is named '{}'", args.username).into());
+            let found = store.set_user_flags(&key, args.admin, args.banned).await.map_err(|e| e.to_string());
+            store.close().await;
+            if !found? {
+                return Err(format!("no user is named '{}' in the {database}", args.username).into());
             }
-            println!("updated {}", args.username);
+            println!("updated {} in the {database}", args.username);
             Ok(())
         }
     }

@@ -128,6 +128,7 @@ impl Service {
                 self.settings.client_cap
             )));
         }
+        crate::telemetry::count("tachi_clients_total", "created");
         Ok((record, secret))
     }
 
@@ -249,6 +250,7 @@ impl Service {
     pub async fn delete_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
         let client = self.owned_client(caller, client_id).await?;
         self.store.delete_client(client_id).await?;
+        crate::telemetry::count("tachi_clients_total", "deleted");
         Ok(client)
     }
 }

@@ -130,6 +130,7 @@ impl Service {
                         "you already hold the maximum of {cap} personal API keys; revoke one first"
                     )));
                 };
+                crate::telemetry::count("tachi_api_keys_created_total", "personal");
                 Ok(IssuedKey { key, token, client: None })
             }
         }
@@ -146,6 +147,7 @@ impl Service {
             new_key(key_id, token.hash(), user_id, identifier, client.permissions, Some(client.client_id.clone()));
         let (mut key, replaced) = self.store.replace_client_key(new).await?;
         key.client_name = Some(client.name.clone());
+        crate::telemetry::count("tachi_api_keys_created_total", "client_file_flow");
         Ok(IssuedKey { key, token, client: Some((client, replaced)) })
     }
 
@@ -154,6 +156,7 @@ impl Service {
         if !crate::domain::secret::is_well_formed_id(key_id) || !self.store.delete_user_key(user_id, key_id).await? {
             return Err(ServiceError::NotFound(format!("user {user_id} has no API key with the id '{key_id}'")));
         }
+        crate::telemetry::count("tachi_api_keys_revoked_total", "by_user");
         Ok(())
     }
 }

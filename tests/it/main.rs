@@ -17,6 +17,7 @@ mod malformed;
 mod multi_instance;
 mod oauth_seeds;
 mod oauth_standard;
+mod operations;
 mod outage;
 mod seeds_flow;
 mod status;
