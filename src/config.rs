@@ -30,6 +30,18 @@ pub enum Command {
     User(UserArgs),
     /// Check a config file (`serve --config FILE`) without starting.
     Config(ConfigArgs),
+    /// Copy a live SQLite database to a new file, checked; for PostgreSQL,
+    /// print the pg_dump command.
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The new file to write the copy to (never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub to: std::path::PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -73,6 +73,28 @@ async fn run(parsed: file::Parsed) -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!("tachi-auth stopped");
             Ok(())
         }
+        Command::Backup(args) => {
+            let url = &args.database.database_url;
+            let database = tachi_auth::storage::open::describe(url);
+            if url.starts_with("sqlite:") {
+                let report = tachi_auth::storage::backup::sqlite(url, &args.to).await?;
+                println!(
+                    "backed up the {database} to {} ({} bytes, {} migrations, integrity check ok)",
+                    args.to.display(),
+                    report.bytes,
+                    report.migrations
+                );
+                Ok(())
+            } else {
+                let command = tachi_auth::storage::backup::pg_dump_command(url, &args.to)?;
+                println!("{command}");
+                Err(format!(
+                    "the {database} is backed up with PostgreSQL's own pg_dump: run the command above \
+                     (the password comes from PGPASSWORD or ~/.pgpass)"
+                )
+                .into())
+            }
+        }
         Command::Config(args) => match args.action {
             ConfigAction::Check { file: path } => {
                 let n = file::check(&path)?;

@@ -8,6 +8,7 @@
 //! The schema is in `migrations/<engine>/`, one twin file per engine.
 
 mod api_keys;
+pub mod backup;
 mod cache;
 mod checkpoint;
 mod clients;

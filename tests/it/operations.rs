@@ -382,3 +382,72 @@ async fn metrics_move_with_requests_exchanges_logins_and_keys() {
     assert_eq!(public.status(), StatusCode::NOT_FOUND);
     binary.terminate(Duration::from_secs(30)).await.expect("it stops");
 }
+
+/// `tachi-auth backup` copies a SQLite database while the server writes
+/// (token exchanges running), checks the copy, and a server started on the
+/// copy knows every key that worked before the backup began.
+#[tokio::test]
+async fn a_backup_taken_under_load_keeps_every_key() {
+    let mut binary = RunningBinary::start(&[], "warn").await;
+    let server = binary.helpers();
+    let author = server.register("author").await;
+    let player = server.register("player").await;
+    let client = server.client_of(&author, &["submit_score"]).await;
+    let mut keys = Vec::new();
+    for _ in 0..5 {
+        keys.push(server.authorize(&player, &client).await);
+    }
+    for key in &keys {
+        expect_ok(server.with_key(Method::GET, "/status", key).send().await.unwrap()).await;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (addr, url, stop, client) = (binary.addr, binary.database_url.clone(), stop.clone(), client.clone());
+        tokio::spawn(async move {
+            let server = TestServer::speaking_to(addr, &url);
+            let player = server.login("player").await;
+            let mut exchanges = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && exchanges < 500 {
+                server.authorize(&player, &client).await;
+                exchanges += 1;
+            }
+            exchanges
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    let to = copy.to_str().unwrap();
+    let out = run(&["backup", "--to", to, "--database-url", &binary.database_url], &[], None).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let exchanges = load.await.unwrap();
+    assert!(out.success, "{}", out.stderr);
+    assert!(out.stdout.contains("integrity check ok") && out.stdout.contains(to), "{}", out.stdout);
+    assert!(exchanges > 0, "exchanges ran during the backup");
+
+    let again = run(&["backup", "--to", to, "--database-url", &binary.database_url], &[], None).await;
+    assert!(!again.success && again.stderr.contains("never overwrites"), "{}", again.stderr);
+    binary.terminate(Duration::from_secs(30)).await.expect("it stops");
+
+    let restored = RunningBinary::start_with(&[], "warn", Some(TestDatabase::at(format!("sqlite://{to}")))).await;
+    let restored_server = restored.helpers();
+    for key in &keys {
+        expect_ok(restored_server.with_key(Method::GET, "/status", key).send().await.unwrap()).await;
+    }
+}
+
+/// PostgreSQL is backed up with pg_dump: the command is printed, without
+/// the password, and no backup is claimed.
+#[tokio::test]
+async fn a_postgres_backup_prints_the_pg_dump_command_without_the_password() {
+    let url = "postgres://tachi:s3cret-pa55word@db.internal:6543/tachi_prod";
+    let out = run(&["backup", "--to", "/backups/tachi.dump", "--database-url", url], &[], None).await;
+    assert!(!out.success);
+    assert_eq!(
+        out.stdout.trim(),
+        "pg_dump --format=custom --host=db.internal --port=6543 --username=tachi --dbname=tachi_prod \
+         --file=/backups/tachi.dump"
+    );
+    assert!(out.stderr.contains("pg_dump") && out.stderr.contains("PGPASSWORD"), "{}", out.stderr);
+    assert!(!format!("{}{}", out.stdout, out.stderr).contains("s3cret"), "the password is shown");
+}

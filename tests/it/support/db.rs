@@ -70,3 +70,10 @@ pub async fn execute(url: &str, sql: &str) {
         sqlx::query(sql).execute(&mut db).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
+
+impl TestDatabase {
+    /// A database the test made itself (e.g. a backup's copy), left in place.
+    pub fn at(url: String) -> TestDatabase {
+        TestDatabase { url, _dir: None, drop_from: None }
+    }
+}
