@@ -451,3 +451,11 @@ async fn a_postgres_backup_prints_the_pg_dump_command_without_the_password() {
     assert!(out.stderr.contains("pg_dump") && out.stderr.contains("PGPASSWORD"), "{}", out.stderr);
     assert!(!format!("{}{}", out.stdout, out.stderr).contains("s3cret"), "the password is shown");
 }
+
+/// The example config file of `deploy/` is one the server accepts.
+#[tokio::test]
+async fn the_deploy_example_config_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/tachi-auth.toml");
+    let out = run(&["config", "check", example], &[], None).await;
+    assert!(out.success, "{}", out.stderr);
+}
