@@ -86,14 +86,17 @@ impl App {
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.state.svc.clone()));
         let metrics = self.metrics.map(|(listener, handle)| {
+            let upkeep = tokio::spawn(telemetry::upkeep(handle.clone()));
             let router = telemetry::metrics_router(handle, self.state.svc.store.clone());
-            tokio::spawn(async move { axum::serve(listener, router).await })
+            let serving = tokio::spawn(async move { axum::serve(listener, router).await });
+            (upkeep, serving)
         });
         let result =
             http::server::serve(listener, http::router(self.state.clone()), self.connections.clone(), shutdown).await;
         sweeper.abort();
-        if let Some(metrics) = metrics {
-            metrics.abort();
+        if let Some((upkeep, serving)) = metrics {
+            upkeep.abort();
+            serving.abort();
         }
         self.state.svc.store.close().await;
         tracing::info!(database = %self.state.svc.store.opened().database, "database closed");

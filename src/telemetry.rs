@@ -6,6 +6,7 @@
 //! waited for. Metrics are recorded only when `--metrics-listen` is set; a
 //! disabled recorder costs a branch.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
@@ -122,10 +123,66 @@ pub fn metrics_on() -> bool {
 }
 
 /// Counts one event `name` with an `outcome` label, when metrics are on.
+/// Each thread keeps the handles it has used: registering a series hashes
+/// its whole key in the recorder's shared map, a few times the cost of
+/// the increment itself.
 #[inline]
 pub fn count(name: &'static str, outcome: &'static str) {
     if metrics_on() {
-        metrics::counter!(name, "outcome" => outcome).increment(1);
+        COUNTERS.with_borrow_mut(|counters| {
+            counters
+                .entry((name, outcome))
+                .or_insert_with(|| metrics::counter!(name, "outcome" => outcome))
+                .increment(1)
+        });
+    }
+}
+
+/// A route's request counters by (method, status class), and its latency
+/// histograms by method.
+type RouteSeries = (Vec<((&'static str, &'static str), metrics::Counter)>, Vec<(&'static str, metrics::Histogram)>);
+
+thread_local! {
+    static COUNTERS: std::cell::RefCell<HashMap<(&'static str, &'static str), metrics::Counter>> =
+        std::cell::RefCell::new(HashMap::new());
+    /// By route template.
+    static REQUESTS: std::cell::RefCell<HashMap<String, RouteSeries>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// Records an answered request (see [`count`] for why handles are kept).
+pub fn record_request(method: &'static str, route: &str, class: &'static str, latency: std::time::Duration) {
+    REQUESTS.with_borrow_mut(|routes| {
+        if !routes.contains_key(route) {
+            routes.insert(route.to_owned(), (Vec::new(), Vec::new()));
+        }
+        let (counters, histograms) = routes.get_mut(route).expect("inserted above");
+        match counters.iter().find(|(k, _)| *k == (method, class)) {
+            Some((_, c)) => c.increment(1),
+            None => {
+                let c = metrics::counter!("tachi_http_requests_total", "method" => method, "route" => route.to_owned(), "status" => class);
+                c.increment(1);
+                counters.push(((method, class), c));
+            }
+        }
+        match histograms.iter().find(|(m, _)| *m == method) {
+            Some((_, h)) => h.record(latency.as_secs_f64()),
+            None => {
+                let h = metrics::histogram!("tachi_http_request_duration_seconds", "method" => method, "route" => route.to_owned());
+                h.record(latency.as_secs_f64());
+                histograms.push((method, h));
+            }
+        }
+    });
+}
+
+/// Folds recorded histogram samples into their buckets now and then, so
+/// that they do not pile up between scrapes.
+pub async fn upkeep(handle: PrometheusHandle) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        handle.run_upkeep();
     }
 }
 

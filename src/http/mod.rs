@@ -246,14 +246,10 @@ fn record_request(method: &Method, route: &str, status: u16, latency: Duration) 
         4 => "4xx",
         _ => "5xx",
     };
-    let route = route.to_owned();
-    metrics::counter!("tachi_http_requests_total", "method" => method, "route" => route.clone(), "status" => class)
-        .increment(1);
     if status == 429 {
-        metrics::counter!("tachi_rate_limit_refusals_total", "route" => route.clone()).increment(1);
+        metrics::counter!("tachi_rate_limit_refusals_total", "route" => route.to_owned()).increment(1);
     }
-    metrics::histogram!("tachi_http_request_duration_seconds", "method" => method, "route" => route)
-        .record(latency.as_secs_f64());
+    crate::telemetry::record_request(method, route, class, latency);
 }
 
 type RouteFuture = <axum::routing::Route as tower_service::Service<Request>>::Future;

@@ -370,6 +370,8 @@ async fn metrics_move_with_requests_exchanges_logins_and_keys() {
     moved(r#"tachi_token_exchanges_total{outcome="invalid_code"}"#, 1.0);
     moved(r#"tachi_bearer_authentications_total{outcome="ok"}"#, 3.0);
     moved(r#"tachi_bearer_authentications_total{outcome="invalid_key"}"#, 1.0);
+    moved(r#"tachi_bearer_cache_total{outcome="miss"}"#, 1.0);
+    moved(r#"tachi_bearer_cache_total{outcome="hit"}"#, 2.0);
     moved(r#"tachi_logins_total{outcome="ok"}"#, 1.0);
     moved(r#"tachi_logins_total{outcome="wrong_credentials"}"#, 1.0);
     moved(r#"tachi_api_keys_created_total{outcome="personal"}"#, 1.0);
