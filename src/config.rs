@@ -1,5 +1,9 @@
-//! Command line and environment: every setting is a flag and a
-//! `TACHI_AUTH_<NAME>` variable.
+//! Command line, environment and config file: every setting is a flag, a
+//! `TACHI_AUTH_<NAME>` variable and a key of the `--config` file (see
+//! `file`). A value out of its range is refused, naming the setting and the
+//! range, rather than silently changed.
+
+pub mod file;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,46 +33,98 @@ pub enum Command {
     Import(ImportArgs),
     /// Print the security log as JSON lines, oldest first.
     Audit(AuditArgs),
+    /// Check a config file (`serve --config FILE`) without starting.
+    Config(ConfigArgs),
+    /// Copy a live SQLite database to a new file, checked; for PostgreSQL,
+    /// print the pg_dump command.
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The new file to write the copy to (never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub to: std::path::PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ConfigAction {
+    /// Validate FILE: every key known, every value in its range.
+    Check {
+        /// The TOML file `serve --config` would read.
+        file: std::path::PathBuf,
+    },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (time, level, target, message, request_id, …).
+    Json,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// `sqlite://FILE` (created and migrated if missing) or `postgres://…`.
-    #[arg(long, env = "TACHI_AUTH_DATABASE_URL", default_value = "sqlite://tachi-auth.db")]
+    #[arg(long, env = "TACHI_AUTH_DATABASE_URL", default_value = "sqlite://tachi-auth.db", value_parser = database_url)]
     pub database_url: String,
-    /// Largest number of database connections this process opens.
-    #[arg(long, env = "TACHI_AUTH_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    /// Largest number of database connections this process opens (1–1000).
+    #[arg(long, env = "TACHI_AUTH_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
-    /// How long a request waits for a database connection before it is answered 503.
-    #[arg(long, env = "TACHI_AUTH_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000, value_name = "MS")]
+    /// How long a request waits for a database connection before it is answered 503 (1–600000).
+    #[arg(long, env = "TACHI_AUTH_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub db_acquire_timeout_ms: u64,
 }
 
 impl DatabaseArgs {
     pub fn pool(&self) -> PoolSettings {
         PoolSettings {
-            max_connections: self.db_max_connections.max(1),
-            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms.max(1)),
+            max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
         }
     }
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// A TOML file holding any of these settings under the same names
+    /// (`code-lifetime = 600`); flags and environment variables override it.
+    #[arg(long, env = "TACHI_AUTH_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Print the effective settings (secrets masked) and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Address and port to listen on.
     #[arg(long, env = "TACHI_AUTH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve Prometheus metrics at /metrics on this address (off by default;
+    /// keep it private: it is not the public API's listener).
+    #[arg(long, env = "TACHI_AUTH_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Log lines as human-readable text or one JSON object per line.
+    #[arg(long, env = "TACHI_AUTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// The URL users reach this server at (default: http://<listen>). With
     /// https, cookies are marked Secure. It is also the OAuth issuer.
-    #[arg(long, env = "TACHI_AUTH_PUBLIC_URL")]
+    #[arg(long, env = "TACHI_AUTH_PUBLIC_URL", value_parser = public_url)]
     pub public_url: Option<url::Url>,
     /// The site's name, shown on pages and used in the session cookie's name (`<SiteName>_SESSION`).
     #[arg(long, env = "TACHI_AUTH_SITE_NAME", default_value = "Tachi")]
     pub site_name: String,
-    /// How long an authorization code (and a pending consent) stays valid.
-    #[arg(long, env = "TACHI_AUTH_CODE_LIFETIME", default_value_t = 1800, value_name = "SECONDS")]
+    /// How long an authorization code (and a pending consent) stays valid (1–86400).
+    #[arg(long, env = "TACHI_AUTH_CODE_LIFETIME", default_value_t = 1800, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub code_lifetime: u64,
     /// A JSON file of built-in clients (ids starting with CX), created or
     /// updated at start-up: `[{"clientID": "CXhook", "name": "…", "permissions": […], …}]`.
@@ -77,8 +133,8 @@ pub struct ServeArgs {
     /// How many API clients a non-admin user may own.
     #[arg(long, env = "TACHI_AUTH_CLIENT_CAP", default_value_t = 10)]
     pub client_cap: u32,
-    /// How long a login session lasts.
-    #[arg(long, env = "TACHI_AUTH_SESSION_LIFETIME", default_value_t = 30 * 24 * 3600, value_name = "SECONDS")]
+    /// How long a login session lasts (60–31536000).
+    #[arg(long, env = "TACHI_AUTH_SESSION_LIFETIME", default_value_t = 30 * 24 * 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
     pub session_lifetime: u64,
     /// Failed logins allowed per account per limit window.
     #[arg(long, env = "TACHI_AUTH_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10)]
@@ -98,14 +154,14 @@ pub struct ServeArgs {
     /// the header themselves.
     #[arg(long, env = "TACHI_AUTH_CLIENT_IP_HEADER", value_name = "HEADER")]
     pub client_ip_header: Option<axum::http::HeaderName>,
-    /// The window of the limits above.
-    #[arg(long, env = "TACHI_AUTH_LIMIT_WINDOW", default_value_t = 900, value_name = "SECONDS")]
+    /// The window of the limits above (1–86400).
+    #[arg(long, env = "TACHI_AUTH_LIMIT_WINDOW", default_value_t = 900, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub limit_window: u64,
-    /// Logins and registrations one client address may have in progress at once.
-    #[arg(long, env = "TACHI_AUTH_LOGINS_IN_FLIGHT_PER_IP", default_value_t = 4)]
+    /// Logins and registrations one client address may have in progress at once (1–1000).
+    #[arg(long, env = "TACHI_AUTH_LOGINS_IN_FLIGHT_PER_IP", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub logins_in_flight_per_ip: u32,
-    /// Login sessions a user may have at once: a new login ends the oldest beyond it.
-    #[arg(long, env = "TACHI_AUTH_SESSIONS_PER_USER", default_value_t = 50)]
+    /// Login sessions a user may have at once: a new login ends the oldest beyond it (1–10000).
+    #[arg(long, env = "TACHI_AUTH_SESSIONS_PER_USER", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub sessions_per_user: u32,
     /// Personal API keys (made by hand, not through a client) a user may hold.
     #[arg(long, env = "TACHI_AUTH_PERSONAL_KEY_CAP", default_value_t = 100)]
@@ -165,19 +221,19 @@ impl AccountArgs {
 /// How connections are served: what one client may hold, and for how long.
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionArgs {
-    /// Most connections open at once; past it, new ones are closed at once.
-    #[arg(long, env = "TACHI_AUTH_MAX_CONNECTIONS", default_value_t = 4096)]
+    /// Most connections open at once; past it, new ones are closed at once (1–1000000).
+    #[arg(long, env = "TACHI_AUTH_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
     /// How long a client may take to send a request's headers, and how long
-    /// an idle keep-alive connection is kept.
-    #[arg(long, env = "TACHI_AUTH_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS")]
+    /// an idle keep-alive connection is kept (1–3600).
+    #[arg(long, env = "TACHI_AUTH_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout: u64,
-    /// Largest request head (request line and headers) accepted, in bytes.
-    #[arg(long, env = "TACHI_AUTH_MAX_HEADER_BYTES", default_value_t = 16 * 1024, value_name = "BYTES")]
-    pub max_header_bytes: usize,
+    /// Largest request head (request line and headers) accepted, in bytes (8192–1048576).
+    #[arg(long, env = "TACHI_AUTH_MAX_HEADER_BYTES", default_value_t = 16 * 1024, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(8192..=1_048_576))]
+    pub max_header_bytes: u32,
     /// On SIGTERM, how long requests in progress may take to finish before
-    /// their connections are closed.
-    #[arg(long, env = "TACHI_AUTH_SHUTDOWN_GRACE", default_value_t = 10, value_name = "SECONDS")]
+    /// their connections are closed (0–3600).
+    #[arg(long, env = "TACHI_AUTH_SHUTDOWN_GRACE", default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace: u64,
 }
 
@@ -185,18 +241,18 @@ impl ServeArgs {
     pub fn settings(&self) -> Settings {
         Settings {
             site_name: self.site_name.clone(),
-            code_lifetime: Duration::from_secs(self.code_lifetime.max(1)),
+            code_lifetime: Duration::from_secs(self.code_lifetime),
             client_cap: i64::from(self.client_cap),
-            session_lifetime: Duration::from_secs(self.session_lifetime.max(60)),
-            sessions_per_user: i64::from(self.sessions_per_user.max(1)),
+            session_lifetime: Duration::from_secs(self.session_lifetime),
+            sessions_per_user: i64::from(self.sessions_per_user),
             personal_key_cap: i64::from(self.personal_key_cap),
             limits: LimitSettings {
                 login_failures_per_account: self.login_failures_per_account,
                 login_failures_per_ip: self.login_failures_per_ip,
                 registrations_per_ip: self.registrations_per_ip,
                 client_auth_failures: self.client_auth_failures,
-                logins_in_flight_per_ip: self.logins_in_flight_per_ip.max(1),
-                window: Duration::from_secs(self.limit_window.max(1)),
+                logins_in_flight_per_ip: self.logins_in_flight_per_ip,
+                window: Duration::from_secs(self.limit_window),
                 ..LimitSettings::default()
             },
             accounts: self.accounts.settings(),
@@ -213,7 +269,7 @@ impl ServeArgs {
     pub fn defaults() -> Self {
         match Cli::parse_from(["tachi-auth", "serve"]).command {
             Command::Serve(a) => a,
-            Command::User(_) | Command::Import(_) | Command::Audit(_) => unreachable!("parsed 'serve'"),
+            _ => unreachable!("parsed 'serve'"),
         }
     }
 }
@@ -297,4 +353,49 @@ impl ImportArgs {
     pub fn options(&self) -> crate::import::Options {
         crate::import::Options { from: self.from.clone(), skip_invalid: self.skip_invalid, dry_run: self.dry_run }
     }
+}
+
+/// `--database-url`: a SQLite file or a PostgreSQL server. A SQLite URL with
+/// no file (`sqlite:`, `sqlite://`) or an in-memory one would give each
+/// pooled connection a database of its own: refused.
+fn database_url(value: &str) -> Result<String, String> {
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        let url = url::Url::parse(value).map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("a postgres:// URL needs a host: postgres://USER:PASSWORD@HOST/DATABASE".into());
+        }
+        return Ok(value.to_owned());
+    }
+    let Some(rest) = value.strip_prefix("sqlite:") else {
+        return Err("must be sqlite://FILE (an embedded database) or postgres://USER@HOST/DATABASE".into());
+    };
+    let file = rest.trim_start_matches("//");
+    let file = file.split('?').next().unwrap_or_default();
+    if file.trim().is_empty() {
+        return Err("names no file: give the database's path, e.g. sqlite://tachi-auth.db or \
+                    sqlite:///var/lib/tachi-auth/tachi-auth.db"
+            .into());
+    }
+    if file == ":memory:" || rest.contains("mode=memory") {
+        return Err(
+            "an in-memory database loses every account and key at exit: give a file, e.g. sqlite://tachi-auth.db"
+                .into(),
+        );
+    }
+    Ok(value.to_owned())
+}
+
+/// `--public-url`: where browsers reach us, so http or https with a host.
+fn public_url(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("not a URL ({e}): give http(s)://HOST[:PORT][/PATH]"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("must be an http:// or https:// URL, not {}:", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("needs a host: http(s)://HOST[:PORT][/PATH]".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must have no query (?…) or fragment (#…)".into());
+    }
+    Ok(url)
 }

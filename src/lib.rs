@@ -12,6 +12,7 @@ pub mod import;
 pub mod mail;
 pub mod service;
 pub mod storage;
+pub mod telemetry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,13 +26,17 @@ use storage::Store;
 pub struct App {
     pub state: AppState,
     pub connections: http::server::ConnectionLimits,
+    /// `--metrics-listen`: its listener, bound at start, and the recorder's handle.
+    pub metrics: Option<(tokio::net::TcpListener, metrics_exporter_prometheus::PrometheusHandle)>,
 }
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot open the database: {0}")]
-    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Database(#[from] storage::open::OpenError),
+    #[error("cannot listen on {addr} for --metrics-listen: {reason}")]
+    MetricsListen { addr: std::net::SocketAddr, reason: std::io::Error },
     #[error("cannot set up mail: {0}")]
     Mail(String),
     #[error("cannot load the built-in clients from {path}: {reason}")]
@@ -68,11 +73,20 @@ impl App {
         let c = &args.connections;
         let connections = http::server::ConnectionLimits {
             max_connections: c.max_connections as usize,
-            header_timeout: Duration::from_secs(c.header_timeout.max(1)),
-            max_header_bytes: c.max_header_bytes,
+            header_timeout: Duration::from_secs(c.header_timeout),
+            max_header_bytes: c.max_header_bytes as usize,
             shutdown_grace: Duration::from_secs(c.shutdown_grace),
         };
-        Ok(App { state: AppState { svc, web: Arc::new(web) }, connections })
+        let metrics = match args.metrics_listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|reason| StartupError::MetricsListen { addr, reason })?;
+                Some((listener, telemetry::install_metrics()))
+            }
+            None => None,
+        };
+        Ok(App { state: AppState { svc, web: Arc::new(web) }, connections, metrics })
     }
 
     pub fn router(&self) -> axum::Router {
@@ -88,10 +102,22 @@ impl App {
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.state.svc.clone()));
         let mail = tokio::spawn(self.state.svc.clone().run_mail_queue());
-        let result = http::server::serve(listener, self.router(), self.connections.clone(), shutdown).await;
+        let metrics = self.metrics.map(|(listener, handle)| {
+            let upkeep = tokio::spawn(telemetry::upkeep(handle.clone()));
+            let router = telemetry::metrics_router(handle, self.state.svc.store.clone());
+            let serving = tokio::spawn(async move { axum::serve(listener, router).await });
+            (upkeep, serving)
+        });
+        let result =
+            http::server::serve(listener, http::router(self.state.clone()), self.connections.clone(), shutdown).await;
         sweeper.abort();
         mail.abort();
+        if let Some((upkeep, serving)) = metrics {
+            upkeep.abort();
+            serving.abort();
+        }
         self.state.svc.store.close().await;
+        tracing::info!(database = %self.state.svc.store.opened().database, "database closed");
         result
     }
 }

@@ -1,39 +1,49 @@
 //! The `tachi-auth` binary: parse the configuration, then serve (or run an
 //! operator command).
 
-use clap::Parser;
 use tachi_auth::App;
-use tachi_auth::config::{Cli, Command};
+use tachi_auth::config::{Command, ConfigAction, LogFormat, file};
 use tachi_auth::storage::Store;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     return_large_blocks_to_the_os();
-    let cli = Cli::parse();
-    // The import's report is its standard output: its log goes to standard
-    // error, without sqlx's warnings about its long (bulk) statements.
-    let import = matches!(cli.command, Command::Import(_));
-    let default_filter = if import { "warn,sqlx=error" } else { "info,sqlx=warn" };
-    let log = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("TACHI_AUTH_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter)));
-    if import {
-        log.with_writer(std::io::stderr).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
-    } else {
-        // Colours for a terminal only: not escape codes in a log file.
-        log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init();
-    }
-    match run(cli.command).await {
+    let parsed = match file::parse(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(file::ParseError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("tachi-auth: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let format = match &parsed.cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => LogFormat::Text,
+    };
+    // Pending log lines are written when this guard goes, at the end of main.
+    let _logs = match &parsed.cli.command {
+        Command::Import(_) => {
+            init_import_logging();
+            None
+        }
+        _ => Some(tachi_auth::telemetry::init_logging(format)),
+    };
+    match run(parsed).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
+            tracing::debug!(error = %e, "stopped by an error");
             eprintln!("tachi-auth: {e}");
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
-    match command {
+async fn run(parsed: file::Parsed) -> Result<(), Box<dyn std::error::Error>> {
+    match parsed.cli.command {
+        Command::Serve(args) if args.print_config => {
+            print!("{}", file::effective(&parsed.matches, &parsed.from_file));
+            Ok(())
+        }
         Command::Serve(args) => {
             let mut app = App::build(&args).await?;
             if let Some(files) = tachi_auth::http::server::raise_open_file_limit() {
@@ -51,9 +61,22 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-            let engine = args.database.database_url.split(':').next().unwrap_or("?");
-            tracing::info!(listen = %args.listen, public_url = %args.public_url(), database = engine, "tachi-auth is serving");
+            let opened = app.state.svc.store.opened().clone();
+            let schema = opened.schema_version.map(|(v, d)| format!("{v} ({d})")).unwrap_or_default();
+            let metrics = args.metrics_listen.map(|a| format!("http://{a}/metrics")).unwrap_or_else(|| "off".into());
+            tracing::info!(
+                listen = %args.listen,
+                public_url = %args.public_url(),
+                database = %opened.database,
+                migrations = opened.migrations,
+                migrations_applied_now = opened.migrations_applied_now,
+                schema = %schema,
+                metrics = %metrics,
+                version = env!("CARGO_PKG_VERSION"),
+                "tachi-auth is serving"
+            );
             app.serve(listener, shutdown_signal()).await?;
+            tracing::info!("tachi-auth stopped");
             Ok(())
         }
         Command::User(args) => user_command(args).await,
@@ -65,7 +88,48 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             store.close().await;
             outcome.map(|_| ()).map_err(|e| e.to_string().into())
         }
+        Command::Backup(args) => {
+            let url = &args.database.database_url;
+            let database = tachi_auth::storage::open::describe(url);
+            if url.starts_with("sqlite:") {
+                let report = tachi_auth::storage::backup::sqlite(url, &args.to).await?;
+                println!(
+                    "backed up the {database} to {} ({} bytes, {} migrations, integrity check ok)",
+                    args.to.display(),
+                    report.bytes,
+                    report.migrations
+                );
+                Ok(())
+            } else {
+                let command = tachi_auth::storage::backup::pg_dump_command(url, &args.to)?;
+                println!("{command}");
+                Err(format!(
+                    "the {database} is backed up with PostgreSQL's own pg_dump: run the command above \
+                     (the password comes from PGPASSWORD or ~/.pgpass)"
+                )
+                .into())
+            }
+        }
+        Command::Config(args) => match args.action {
+            ConfigAction::Check { file: path } => {
+                let n = file::check(&path)?;
+                println!("{}: valid ({n} settings)", path.display());
+                Ok(())
+            }
+        },
     }
+}
+
+/// The import's report is its standard output: its log goes to standard
+/// error, without sqlx's warnings about its long (bulk) statements.
+fn init_import_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TACHI_AUTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }
 
 /// `tachi-auth user NAME …`: the operator's actions on one account.
@@ -76,16 +140,18 @@ async fn user_command(args: tachi_auth::config::UserArgs) -> Result<(), Box<dyn 
                     --end-sessions and/or --revoke-keys"
             .into());
     }
-    let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
+    // An operator command never creates a database: it says which one it opened.
+    let store = Store::open_existing(&args.database.database_url, &args.database.pool()).await?;
+    let database = store.opened().database.clone();
     let key = tachi_auth::domain::user::username_key(&args.username);
     let user = store
         .user_by_username_key(&key)
         .await
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no user is named '{}'", args.username))?;
+        .ok_or_else(|| format!("no user is named '{}' in the {database}", args.username))?;
     if flags {
         store.set_user_flags(&key, args.admin, args.banned).await.map_err(|e| e.to_string())?;
-        println!("updated {}", user.username);
+        println!("updated {} in the {database}", user.username);
     }
     let operator = tachi_auth::service::audit::actor::OPERATOR;
     let record = |event: &'static str, detail: String| {
@@ -126,7 +192,7 @@ async fn user_command(args: tachi_auth::config::UserArgs) -> Result<(), Box<dyn 
 /// `tachi-auth audit [--user NAME] [--since WHEN]`: the security log as JSON lines.
 async fn audit_command(args: tachi_auth::config::AuditArgs) -> Result<(), Box<dyn std::error::Error>> {
     let since = args.since_ms(tachi_auth::domain::now_ms())?;
-    let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
+    let store = Store::open_existing(&args.database.database_url, &args.database.pool()).await?;
     let user_id = match &args.user {
         Some(name) => {
             let key = tachi_auth::domain::user::username_key(name);

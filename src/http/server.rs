@@ -107,8 +107,16 @@ pub async fn serve(
     }
     drop(listener);
     let open = connections.len();
+    tracing::info!(
+        open_connections = open,
+        grace_seconds = limits.shutdown_grace.as_secs(),
+        "shutting down: no longer accepting connections; letting requests in progress finish"
+    );
+    let stopping = std::time::Instant::now();
     if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
         tracing::warn!(open, grace = ?limits.shutdown_grace, "requests still in progress at the end of the grace period: closing their connections");
+    } else {
+        tracing::info!(waited_ms = stopping.elapsed().as_millis() as u64, "every request in progress was answered");
     }
     connections.abort_all();
     while connections.join_next().await.is_some() {}

@@ -105,6 +105,21 @@ impl Service {
     /// checked and refunded if it was right, so concurrent guesses cannot
     /// all slip past the limit while the first are being verified.
     pub async fn login(&self, c: Credentials, ip: &str) -> ServiceResult<NewSession> {
+        let result = self.try_login(c, ip).await;
+        crate::telemetry::count(
+            "tachi_logins_total",
+            match &result {
+                Ok(_) => "ok",
+                Err(ServiceError::Unauthenticated(_)) => "wrong_credentials",
+                Err(ServiceError::Forbidden(_)) => "banned",
+                Err(ServiceError::RateLimited { .. }) => "rate_limited",
+                Err(_) => "error",
+            },
+        );
+        result
+    }
+
+    async fn try_login(&self, c: Credentials, ip: &str) -> ServiceResult<NewSession> {
         let _in_flight = self.in_flight(ip)?;
         // A name no account can have is not looked up (it may not even be
         // storable, e.g. with a NUL), nor counted per account; the password

@@ -89,7 +89,18 @@ impl Service {
         session_cookie: Option<&str>,
     ) -> ServiceResult<Caller> {
         if let Some(header) = authorization {
-            return self.authenticate_bearer(header).await;
+            let result = self.authenticate_bearer(header).await;
+            crate::telemetry::count(
+                "tachi_bearer_authentications_total",
+                match &result {
+                    Ok(_) => "ok",
+                    Err(ServiceError::InvalidToken(_)) => "invalid_key",
+                    Err(ServiceError::Forbidden(_)) => "banned",
+                    Err(ServiceError::Invalid(_)) => "malformed",
+                    Err(_) => "error",
+                },
+            );
+            return result;
         }
         match session_cookie {
             Some(value) if !value.is_empty() => Ok(self.session_caller(value).await?.unwrap_or_else(Caller::guest)),

@@ -150,6 +150,7 @@ impl Service {
         }
         self.record(Some(user.id), "client created", actor::USER, Some(&record.client_id), None).await;
         let secret = (!record.public).then_some(secret);
+        crate::telemetry::count("tachi_clients_total", "created");
         Ok((record, secret))
     }
 
@@ -287,6 +288,7 @@ impl Service {
             self.record(Some(*user_id), "API key revoked", actor::CLIENT_DELETION, Some(client_id), Some(key_id)).await;
         }
         self.record(client.author_id, "client deleted", actor::USER, Some(client_id), None).await;
+        crate::telemetry::count("tachi_clients_total", "deleted");
         Ok(client)
     }
 }

@@ -131,6 +131,7 @@ impl Service {
                     )));
                 };
                 self.record(Some(user_id), "API key created", actor::USER, None, Some(&key.id)).await;
+                crate::telemetry::count("tachi_api_keys_created_total", "personal");
                 Ok(IssuedKey { key, token, client: None })
             }
         }
@@ -148,6 +149,7 @@ impl Service {
         let (mut key, replaced) = self.store.replace_client_key(new).await?;
         key.client_name = Some(client.name.clone());
         self.record(Some(user_id), "API key created", actor::USER, Some(&client.client_id), Some(&key.id)).await;
+        crate::telemetry::count("tachi_api_keys_created_total", "client_file_flow");
         Ok(IssuedKey { key, token, client: Some((client, replaced)) })
     }
 
@@ -161,6 +163,7 @@ impl Service {
         // Revoking an app's key disconnects the app.
         let event = if client.is_some() { "app disconnected" } else { "API key revoked" };
         self.record(Some(user_id), event, actor::USER, client.as_deref(), Some(key_id)).await;
+        crate::telemetry::count("tachi_api_keys_revoked_total", "by_user");
         Ok(())
     }
 }

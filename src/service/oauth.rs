@@ -359,6 +359,33 @@ impl Service {
         req: TokenRequest,
         ip: &str,
     ) -> Result<ExchangedKey, ExchangeError> {
+        let result = self.try_exchange_code(creds, req, ip).await;
+        crate::telemetry::count(
+            "tachi_token_exchanges_total",
+            match &result {
+                Ok(_) => "issued",
+                Err(ExchangeError::Missing(_)) => "missing_parameter",
+                Err(ExchangeError::UnsupportedGrantType) => "unsupported_grant_type",
+                Err(ExchangeError::UnknownClient) => "unknown_client",
+                Err(ExchangeError::WrongSecret) => "wrong_secret",
+                Err(ExchangeError::SecretMissing) => "secret_missing",
+                Err(ExchangeError::RateLimited(_)) => "rate_limited",
+                Err(ExchangeError::RedirectMismatch) => "redirect_mismatch",
+                Err(ExchangeError::InvalidCode) => "invalid_code",
+                Err(ExchangeError::CodeReplayed) => "replay",
+                Err(ExchangeError::PkceFailed(_)) => "pkce_failed",
+                Err(ExchangeError::Service(_)) => "error",
+            },
+        );
+        result
+    }
+
+    async fn try_exchange_code(
+        &self,
+        creds: Option<ClientCredentials>,
+        req: TokenRequest,
+        ip: &str,
+    ) -> Result<ExchangedKey, ExchangeError> {
         match req.grant_type.as_deref() {
             Some("authorization_code") => {}
             None | Some("") => return Err(ExchangeError::Missing("grant_type")),

@@ -19,8 +19,10 @@ impl Store {
     /// the banned flag.
     pub async fn bearer_key(&self, token: &PresentedKey<'_>) -> StoreResult<Option<BearerKey>> {
         if let Some(key) = self.cache.key(&token.hash) {
+            crate::telemetry::count("tachi_bearer_cache_total", "hit");
             return Ok(Some(key));
         }
+        crate::telemetry::count("tachi_bearer_cache_total", "miss");
         let generation = self.cache.generation();
         let key = self.bearer_key_uncached(token).await?;
         if let Some(key) = &key {

@@ -8,12 +8,14 @@
 //! The schema is in `migrations/<engine>/`, one twin file per engine.
 
 mod api_keys;
+pub mod backup;
 mod cache;
 mod checkpoint;
 mod clients;
 mod codes;
 mod group_commit;
 mod import;
+pub mod open;
 mod records;
 mod recovery;
 mod security_log;
@@ -24,9 +26,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection as _};
 
 pub use cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
 pub use codes::{RedeemDecision, Redemption};
@@ -175,6 +177,20 @@ pub struct Store {
     recorder: Option<tokio::sync::mpsc::Sender<group_commit::PendingWrite>>,
     /// Keys' "last used" times waiting to be written (see `touch_key`).
     touches: Option<tokio::sync::mpsc::Sender<(String, i64)>>,
+    /// What was opened, for the start line: see [`Store::opened`].
+    opened: Arc<Opened>,
+}
+
+/// The database a store opened, and its schema.
+#[derive(Debug, Clone, Default)]
+pub struct Opened {
+    /// The SQLite file's path, or the PostgreSQL server and database (no password).
+    pub database: String,
+    /// Migrations recorded in the database, and how many of them this start applied.
+    pub migrations: usize,
+    pub migrations_applied_now: usize,
+    /// The newest migration's version and description.
+    pub schema_version: Option<(i64, String)>,
 }
 
 /// How a generated statement names its parameters.
@@ -285,23 +301,59 @@ impl From<sqlx::Error> for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 impl Store {
-    /// Opens (creating a SQLite file if needed) and migrates the database.
-    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Store, sqlx::Error> {
+    /// Opens (creating a SQLite file if needed) and migrates the database:
+    /// what the server does.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Store, open::OpenError> {
+        Store::open(url, settings, true).await
+    }
+
+    /// Opens an existing tachi-auth database, read-write, and neither
+    /// creates nor migrates it: what operator commands do.
+    pub async fn open_existing(url: &str, settings: &PoolSettings) -> Result<Store, open::OpenError> {
+        Store::open(url, settings, false).await
+    }
+
+    async fn open(url: &str, settings: &PoolSettings, create: bool) -> Result<Store, open::OpenError> {
+        let config = |e: sqlx::Error| open::OpenError(format!("invalid database URL: {}", open::reason(&e)));
+        let mut opened = Opened { database: open::describe(url), ..Opened::default() };
         let cache = Arc::new(cache::Cache::default());
         let pool = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let opts = PgConnectOptions::from_str(url)?;
+            let opts = PgConnectOptions::from_str(url).map_err(config)?;
+            let fail = |e: sqlx::Error| open::pg_error(&opts, url, &e);
+            // One connection first: the pool retries a refused one until its
+            // timeout and then says only "pool timed out".
+            match tokio::time::timeout(settings.acquire_timeout, sqlx::PgConnection::connect_with(&opts)).await {
+                Ok(Ok(conn)) => {
+                    let _ = conn.close().await;
+                }
+                Ok(Err(e)) => return Err(fail(e)),
+                Err(_) => return Err(fail(sqlx::Error::PoolTimedOut)),
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
                 .test_before_acquire(false)
-                .connect_with(opts)
-                .await?;
-            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                .connect_with(opts.clone())
+                .await
+                .map_err(fail)?;
+            if create {
+                migrate(&pool, sqlx::migrate!("migrations/postgres"), &mut opened).await.map_err(fail)?;
+            } else {
+                existing_schema(&pool, &mut opened)
+                    .await
+                    .map_err(|e| open::OpenError(format!("{}: {e}", opened.database)))?;
+            }
             cache::watch_postgres(pool.clone(), cache.clone());
             Pool::Postgres(pool)
         } else if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
+            let opts = SqliteConnectOptions::from_str(url).map_err(config)?;
+            let file = opts.get_filename().to_path_buf();
+            if let Some(e) = open::sqlite_precheck(&file, create) {
+                return Err(e);
+            }
+            let fail = |e: sqlx::Error| open::sqlite_error(&file, e);
+            let opts = opts
+                .create_if_missing(create)
                 .foreign_keys(true)
                 // WAL + NORMAL: a commit is in the OS's hands when it returns, so
                 // it survives the process being killed (kill -9); only a power
@@ -320,8 +372,15 @@ impl Store {
                 .acquire_timeout(settings.acquire_timeout)
                 .test_before_acquire(false)
                 .connect_with(opts.clone().pragma("cache_size", "-512"))
-                .await?;
-            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+                .await
+                .map_err(fail)?;
+            if create {
+                migrate(&pool, sqlx::migrate!("migrations/sqlite"), &mut opened).await.map_err(fail)?;
+            } else {
+                existing_schema(&pool, &mut opened)
+                    .await
+                    .map_err(|e| open::OpenError(format!("{}: {e}", opened.database)))?;
+            }
             // The writer's cache holds the B-tree pages writes touch (the
             // last leaves of the time-ordered indexes, the inner pages of
             // the random ones): 8 MiB, beside the readers' 512 KiB each. Its
@@ -335,15 +394,17 @@ impl Store {
                 .pragma("temp_store", "memory")
                 .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)
                 .connect()
-                .await?;
+                .await
+                .map_err(fail)?;
             let writer: SqliteWriter = Arc::new(tokio::sync::Mutex::new(writer));
             checkpoint::start(opts.clone(), pool.clone(), writer.clone());
             cache::watch_sqlite(opts, pool.clone(), cache.clone());
             Pool::Sqlite(pool, writer)
         } else {
-            return Err(sqlx::Error::Configuration("database URL must start with sqlite: or postgres:".into()));
+            return Err(open::OpenError("the database URL must start with sqlite: or postgres:".into()));
         };
-        let mut store = Store { pool, cache, redeemer: None, approver: None, recorder: None, touches: None };
+        let opened = Arc::new(opened);
+        let mut store = Store { pool, cache, redeemer: None, approver: None, recorder: None, touches: None, opened };
         store.start_toucher();
         // A batch task's own copy has no batch senders: it settles its jobs
         // directly, and a sender it held would keep a task alive.
@@ -360,9 +421,20 @@ impl Store {
         self.cache.flush();
     }
 
-    /// Readiness: can a connection answer a trivial query right now?
+    /// The pool's open and idle connections, and its cap (for metrics).
+    pub fn pool_stats(&self) -> (u32, usize, u32) {
+        on_pool!(self, p => (p.size(), p.num_idle(), p.options().get_max_connections()))
+    }
+
+    /// What was opened: the database and its schema.
+    pub fn opened(&self) -> &Opened {
+        &self.opened
+    }
+
+    /// Readiness: can a connection read the schema right now? (A bare
+    /// `SELECT 1` answers even on a database without our tables.)
     pub async fn ping(&self) -> StoreResult<()> {
-        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()).map_err(StoreError::from))
+        on_pool!(self, p => sqlx::query("SELECT 1 FROM users LIMIT 1").execute(p).await.map(|_| ()).map_err(StoreError::from))
     }
 
     /// Removes rows whose time is over: expired sessions, codes, pending requests.
@@ -389,6 +461,69 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
     }
+}
+
+/// Runs the migrations, recording in `opened` how many there are and how
+/// many this start applied.
+async fn migrate<DB>(pool: &sqlx::Pool<DB>, migrator: sqlx::migrate::Migrator, opened: &mut Opened) -> sqlx::Result<()>
+where
+    DB: sqlx::Database,
+    <DB as sqlx::Database>::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    String: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'r> &'r str: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
+    usize: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
+{
+    let before = schema_version(pool).await.map(|(n, _)| n).unwrap_or(0);
+    migrator.run(pool).await?;
+    let (count, latest) = schema_version(pool).await?;
+    opened.migrations = count;
+    opened.migrations_applied_now = count.saturating_sub(before);
+    opened.schema_version = latest;
+    Ok(())
+}
+
+/// An operator command's check that the database is one of ours.
+async fn existing_schema<DB>(pool: &sqlx::Pool<DB>, opened: &mut Opened) -> Result<(), String>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    String: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'r> &'r str: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
+    usize: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
+{
+    let (count, latest) = schema_version(pool).await.map_err(|_| {
+        "not a tachi-auth database (it has no schema): start the server on it once to create one".to_owned()
+    })?;
+    opened.migrations = count;
+    opened.schema_version = latest;
+    Ok(())
+}
+
+/// How many migrations the database records, and the newest.
+async fn schema_version<DB>(pool: &sqlx::Pool<DB>) -> sqlx::Result<(usize, Option<(i64, String)>)>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    String: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'r> &'r str: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
+    usize: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
+{
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(pool)
+        .await?;
+    let latest = match rows.last() {
+        Some(r) => Some((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)),
+        None => None,
+    };
+    Ok((rows.len(), latest))
 }
 
 #[cfg(test)]

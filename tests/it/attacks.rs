@@ -598,16 +598,18 @@ async fn unknown_client_and_wrong_secret_are_indistinguishable() {
 /// code or session id appears in what it prints.
 #[tokio::test]
 async fn the_real_binary_logs_no_secrets() {
-    let mut server = RunningBinary::start(&[], "debug").await;
-    let secrets = full_flow(&server.base).await;
-    // A graceful stop (SIGTERM), so everything it logged is flushed.
-    server.terminate(std::time::Duration::from_secs(60)).await.expect("the binary stops");
-    let log = server.output().await;
-    assert!(log.contains("DEBUG"), "debug logging was on:\n{log}");
-    assert!(log.contains("/oauth/token"), "requests were logged:\n{log}");
-    for (what, secret) in &secrets {
-        assert!(secret.len() >= 8, "{what} is a real value");
-        assert!(!log.contains(secret.as_str()), "the log contains the {what}:\n{log}");
+    for format in ["text", "json"] {
+        let mut server = RunningBinary::start(&["--log-format", format], "debug").await;
+        let secrets = full_flow(&server.base).await;
+        // A graceful stop (SIGTERM), so everything it logged is flushed.
+        server.terminate(std::time::Duration::from_secs(60)).await.expect("the binary stops");
+        let log = server.output().await;
+        assert!(log.contains("DEBUG"), "debug logging was on:\n{log}");
+        assert!(log.contains("/oauth/token"), "requests were logged:\n{log}");
+        for (what, secret) in &secrets {
+            assert!(secret.len() >= 8, "{what} is a real value");
+            assert!(!log.contains(secret.as_str()), "the {format} log contains the {what}:\n{log}");
+        }
     }
 }
 

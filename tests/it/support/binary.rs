@@ -11,18 +11,68 @@ use tokio::task::JoinHandle;
 pub struct RunningBinary {
     pub base: String,
     pub addr: std::net::SocketAddr,
+    pub database_url: String,
     child: Child,
     stdout: Option<JoinHandle<String>>,
     stderr: Option<JoinHandle<String>>,
     _dir: tempfile::TempDir,
+    _db: Option<super::db::TestDatabase>,
+}
+
+/// What a one-shot command (`tachi-auth user …`, `config check …`) did.
+pub struct Finished {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `tachi-auth ARGS` to its end in `dir` (a fresh folder if `None`),
+/// with `env` and no other `TACHI_AUTH_*` setting from the environment.
+pub async fn run(args: &[&str], env: &[(&str, &str)], dir: Option<&std::path::Path>) -> Finished {
+    let fresh = tempfile::tempdir().unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tachi-auth"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("TACHI_AUTH_")) {
+        command.env_remove(name);
+    }
+    let out = command
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir.unwrap_or(fresh.path()))
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out).await.expect("the command ends").unwrap();
+    Finished {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A loopback address no one listens on (yet).
+pub fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
 
 impl RunningBinary {
     /// `tachi-auth serve` on a fresh SQLite file and a free loopback port,
     /// with `args` added and no `TACHI_AUTH_*` setting from the environment.
     pub async fn start(args: &[&str], log_level: &str) -> RunningBinary {
+        RunningBinary::start_with(args, log_level, None).await
+    }
+
+    /// As [`RunningBinary::start`], on `database` (a fresh SQLite file if `None`).
+    pub async fn start_with(
+        args: &[&str],
+        log_level: &str,
+        database: Option<super::db::TestDatabase>,
+    ) -> RunningBinary {
         let dir = tempfile::tempdir().unwrap();
-        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let addr = free_addr();
+        let url = match &database {
+            Some(db) => db.url.clone(),
+            None => format!("sqlite://{}", dir.path().join("tachi-auth.db").display()),
+        };
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tachi-auth"));
         for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("TACHI_AUTH_")) {
             command.env_remove(name);
@@ -30,7 +80,7 @@ impl RunningBinary {
         let mut child = command
             .arg("serve")
             .args(["--listen", &addr.to_string()])
-            .args(["--database-url", &format!("sqlite://{}", dir.path().join("tachi-auth.db").display())])
+            .args(["--database-url", url.as_str()])
             .args(args)
             .env("TACHI_AUTH_LOG", log_level)
             .stdin(Stdio::null())
@@ -51,7 +101,16 @@ impl RunningBinary {
         };
         let stdout = Some(drain(child.stdout.take().map(|p| Box::new(p) as _)));
         let stderr = Some(drain(child.stderr.take().map(|p| Box::new(p) as _)));
-        let mut running = RunningBinary { base: format!("http://{addr}"), addr, child, stdout, stderr, _dir: dir };
+        let mut running = RunningBinary {
+            base: format!("http://{addr}"),
+            addr,
+            database_url: url,
+            child,
+            stdout,
+            stderr,
+            _dir: dir,
+            _db: database,
+        };
         let http = Client::new();
         for _ in 0..600 {
             if http.get(running.url("/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
@@ -61,6 +120,11 @@ impl RunningBinary {
         }
         let _ = running.child.kill().await;
         panic!("the binary did not come up:\n{}", running.output().await);
+    }
+
+    /// The harness's helpers (register, approve, exchange…), speaking to this process.
+    pub fn helpers(&self) -> super::TestServer {
+        super::TestServer::speaking_to(self.addr, &self.database_url)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -97,6 +161,16 @@ impl RunningBinary {
         let exited = tokio::time::timeout(limit, self.child.wait()).await.ok()?.ok()?;
         assert!(exited.success(), "the server exits cleanly on SIGTERM: {exited}");
         Some(start.elapsed())
+    }
+
+    /// What it printed on stdout (its log), once it has exited (or been killed).
+    pub async fn stdout(&mut self) -> String {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        match self.stdout.take() {
+            Some(h) => h.await.unwrap(),
+            None => String::new(),
+        }
     }
 
     /// Everything it printed, once it has exited (or been killed).

@@ -57,3 +57,23 @@ impl Drop for TestDatabase {
         .join();
     }
 }
+
+/// Runs one statement on the database at `url` (either engine), from
+/// outside the server: what another process, or an operator, would do.
+pub async fn execute(url: &str, sql: &str) {
+    use sqlx::Connection;
+    if url.starts_with("sqlite") {
+        let mut db = sqlx::SqliteConnection::connect(url).await.expect("the test database opens");
+        sqlx::query(sql).execute(&mut db).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    } else {
+        let mut db = sqlx::PgConnection::connect(url).await.expect("the test database opens");
+        sqlx::query(sql).execute(&mut db).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+impl TestDatabase {
+    /// A database the test made itself (e.g. a backup's copy), left in place.
+    pub fn at(url: String) -> TestDatabase {
+        TestDatabase { url, _dir: None, drop_from: None }
+    }
+}

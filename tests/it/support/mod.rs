@@ -84,6 +84,18 @@ impl TestServer {
         TestServer::start_on(db::TestDatabase::shared(), url, configure).await
     }
 
+    /// The helpers for a server this harness did not start (the real binary
+    /// in a process of its own); dropping it stops nothing.
+    pub fn speaking_to(addr: SocketAddr, database_url: &str) -> TestServer {
+        TestServer {
+            addr,
+            base: format!("http://{addr}"),
+            database_url: database_url.to_owned(),
+            shutdown: None,
+            _db: db::TestDatabase::shared(),
+        }
+    }
+
     /// Starts another server sharing this one's database (a second instance).
     pub async fn another_instance(&self) -> TestServer {
         TestServer::start_on(db::TestDatabase::shared(), self.database_url.clone(), |_| {}).await
@@ -209,7 +221,7 @@ impl TestServer {
 
     /// Operator action on this server's database, as `tachi-auth user NAME --admin/--banned` does.
     pub async fn set_user_flags(&self, username: &str, admin: Option<bool>, banned: Option<bool>) {
-        let store = tachi_auth::storage::Store::connect(&self.database_url, &Default::default()).await.unwrap();
+        let store = tachi_auth::storage::Store::open_existing(&self.database_url, &Default::default()).await.unwrap();
         let key = tachi_auth::domain::user::username_key(username);
         assert!(store.set_user_flags(&key, admin, banned).await.unwrap(), "no user {username}");
         store.close().await;

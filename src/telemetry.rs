@@ -1,0 +1,241 @@
+//! Logs and metrics: what an operator's log pipeline and Prometheus read.
+//!
+//! Log lines are formatted where they happen but written by a thread of
+//! their own (`tracing-appender`'s non-blocking writer): a request never
+//! waits for stdout. Past its buffer (128k lines) lines are dropped, not
+//! waited for. Metrics are recorded only when `--metrics-listen` is set; a
+//! disabled recorder costs a branch.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::config::LogFormat;
+
+/// Installs the global logger; the guard flushes pending lines when dropped
+/// (keep it until the process ends).
+pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    let filter = EnvFilter::try_from_env("TACHI_AUTH_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    match format {
+        // Colours for a terminal only: not escape codes in a log file.
+        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init(),
+        LogFormat::Json => builder.fmt_fields(JsonFields::new()).event_format(JsonLines).init(),
+    }
+    guard
+}
+
+/// One JSON object per line: `time`, `level`, `target`, then the fields of
+/// the spans the event is in (a request's `request_id`) and of the event
+/// itself (`message`, and a request's `method`, `route`, `status`,
+/// `latency_ms`), all at the top level for a log pipeline's queries.
+pub struct JsonLines;
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+        let mut line = serde_json::Map::new();
+        let mut time = String::new();
+        SystemTime.format_time(&mut Writer::new(&mut time))?;
+        let meta = event.metadata();
+        line.insert("time".into(), time.into());
+        line.insert("level".into(), meta.level().as_str().into());
+        line.insert("target".into(), meta.target().into());
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                let extensions = span.extensions();
+                // With `JsonFields`, a span's fields are kept as a JSON object.
+                let fields = extensions.get::<FormattedFields<N>>().and_then(|f| serde_json::from_str(f.as_str()).ok());
+                if let Some(serde_json::Value::Object(fields)) = fields {
+                    line.extend(fields);
+                }
+            }
+        }
+        event.record(&mut Fields(&mut line));
+        writeln!(writer, "{}", serde_json::Value::Object(line))
+    }
+}
+
+struct Fields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().into(), format!("{value:?}").into());
+    }
+}
+
+static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Latency buckets, in seconds: a cached bearer check takes tens of
+/// microseconds, a login (Argon2) tens of milliseconds.
+const LATENCY_BUCKETS: [f64; 14] =
+    [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+/// Installs the process's metrics recorder (once: later calls share it).
+pub fn install_metrics() -> PrometheusHandle {
+    METRICS
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+                .expect("the buckets are not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed: /metrics will stay empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// Whether metrics are recorded: the hot path asks before building labels.
+#[inline]
+pub fn metrics_on() -> bool {
+    METRICS.get().is_some()
+}
+
+/// Counts one event `name` with an `outcome` label, when metrics are on.
+/// Each thread keeps the handles it has used: registering a series hashes
+/// its whole key in the recorder's shared map, a few times the cost of
+/// the increment itself.
+#[inline]
+pub fn count(name: &'static str, outcome: &'static str) {
+    if metrics_on() {
+        COUNTERS.with_borrow_mut(|counters| {
+            counters
+                .entry((name, outcome))
+                .or_insert_with(|| metrics::counter!(name, "outcome" => outcome))
+                .increment(1)
+        });
+    }
+}
+
+/// A route's request counters by (method, status class), and its latency
+/// histograms by method.
+type RouteSeries = (Vec<((&'static str, &'static str), metrics::Counter)>, Vec<(&'static str, metrics::Histogram)>);
+
+thread_local! {
+    static COUNTERS: std::cell::RefCell<HashMap<(&'static str, &'static str), metrics::Counter>> =
+        std::cell::RefCell::new(HashMap::new());
+    /// By route template.
+    static REQUESTS: std::cell::RefCell<HashMap<String, RouteSeries>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// Records an answered request (see [`count`] for why handles are kept).
+pub fn record_request(method: &'static str, route: &str, class: &'static str, latency: std::time::Duration) {
+    REQUESTS.with_borrow_mut(|routes| {
+        if !routes.contains_key(route) {
+            routes.insert(route.to_owned(), (Vec::new(), Vec::new()));
+        }
+        let (counters, histograms) = routes.get_mut(route).expect("inserted above");
+        match counters.iter().find(|(k, _)| *k == (method, class)) {
+            Some((_, c)) => c.increment(1),
+            None => {
+                let c = metrics::counter!("tachi_http_requests_total", "method" => method, "route" => route.to_owned(), "status" => class);
+                c.increment(1);
+                counters.push(((method, class), c));
+            }
+        }
+        match histograms.iter().find(|(m, _)| *m == method) {
+            Some((_, h)) => h.record(latency.as_secs_f64()),
+            None => {
+                let h = metrics::histogram!("tachi_http_request_duration_seconds", "method" => method, "route" => route.to_owned());
+                h.record(latency.as_secs_f64());
+                histograms.push((method, h));
+            }
+        }
+    });
+}
+
+/// Folds recorded histogram samples into their buckets now and then, so
+/// that they do not pile up between scrapes.
+pub async fn upkeep(handle: PrometheusHandle) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        handle.run_upkeep();
+    }
+}
+
+/// The text of a scrape: the recorded metrics, and the process's and the
+/// pool's, read now.
+pub fn render(handle: &PrometheusHandle, store: &crate::storage::Store) -> String {
+    let (size, idle, max) = store.pool_stats();
+    metrics::gauge!("tachi_db_pool_connections", "state" => "open").set(size as f64);
+    metrics::gauge!("tachi_db_pool_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("tachi_db_pool_connections", "state" => "in_use").set((size as usize).saturating_sub(idle) as f64);
+    metrics::gauge!("tachi_db_pool_max_connections").set(max as f64);
+    process_metrics();
+    handle.run_upkeep();
+    handle.render()
+}
+
+/// RSS, CPU time, open files and start time, from /proc (Linux).
+fn process_metrics() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: sysconf only reads a system constant.
+        let (page, ticks) = unsafe { (libc::sysconf(libc::_SC_PAGESIZE), libc::sysconf(libc::_SC_CLK_TCK)) };
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+        if let Some(Ok(pages)) = statm.split_whitespace().nth(1).map(str::parse::<f64>) {
+            metrics::gauge!("process_resident_memory_bytes").set(pages * page as f64);
+        }
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+            // Fields after the command name (which may hold spaces), from field 3.
+            let rest: Vec<&str> =
+                stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+            let field = |n: usize| rest.get(n - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            metrics::gauge!("process_cpu_seconds_total").set((field(14) + field(15)) / ticks as f64);
+        }
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            metrics::gauge!("process_open_fds").set(fds.count() as f64);
+        }
+    }
+}
+
+/// The `/metrics` listener: a router of its own, apart from the public one.
+pub fn metrics_router(handle: PrometheusHandle, store: crate::storage::Store) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let text = render(&handle, &store);
+            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+        }),
+    )
+}
+
+/// A request id: 16 hex digits, random.
+pub fn new_request_id() -> String {
+    let mut id = String::with_capacity(16);
+    let _ = write!(id, "{:016x}", rand::random::<u64>());
+    id
+}
