@@ -164,7 +164,10 @@ impl Service {
         self.profile(user_id).await
     }
 
-    /// Sends the caller a new verification mail, unless they are verified.
+    /// Sends the caller a new verification mail, unless they are verified or
+    /// have asked for too many: either way the answer is the same (Tachi's
+    /// route answers 200 always), so a script that retries learns nothing
+    /// and fills no mailbox.
     pub async fn resend_verify_email(&self, caller: &Caller) -> ServiceResult<()> {
         let Some(me) = &caller.user else {
             return Err(ServiceError::Unauthenticated("you must be logged in to do this".into()));
@@ -176,7 +179,10 @@ impl Service {
             return Ok(());
         }
         let key = LimitKey::of(&["verify mail", &me.id.to_string()]);
-        self.limits.verify_mail_user.acquire(key, Instant::now()).map_err(limited)?;
+        if self.limits.verify_mail_user.acquire(key, Instant::now()).is_err() {
+            tracing::debug!(user = me.id, "verification mail not resent: asked too often");
+            return Ok(());
+        }
         self.queue_verification(me.id).await
     }
 
