@@ -1,96 +1,16 @@
 //! Logs and metrics: what an operator's log pipeline and Prometheus read.
 //!
-//! Log lines are formatted where they happen but written by a thread of
-//! their own (`tracing-appender`'s non-blocking writer): a request never
-//! waits for stdout. Past its buffer (128k lines) lines are dropped, not
-//! waited for. Metrics are recorded only when `--metrics-listen` is set; a
-//! disabled recorder costs a branch.
+//! Logging is in [`log`]. Metrics are recorded only when `--metrics-listen`
+//! is set; a disabled recorder costs a branch.
+
+mod log;
+
+pub use log::{JsonLines, LogGuard, RequestId, TextLines, current_request_id, init_logging, with_request_id};
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::{JsonFields, Writer};
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
-use tracing_subscriber::registry::LookupSpan;
-
-use crate::config::LogFormat;
-
-/// Installs the global logger; the guard flushes pending lines when dropped
-/// (keep it until the process ends).
-pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
-    let filter = EnvFilter::try_from_env("TACHI_AUTH_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
-    match format {
-        // Colours for a terminal only: not escape codes in a log file.
-        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init(),
-        LogFormat::Json => builder.fmt_fields(JsonFields::new()).event_format(JsonLines).init(),
-    }
-    guard
-}
-
-/// One JSON object per line: `time`, `level`, `target`, then the fields of
-/// the spans the event is in (a request's `request_id`) and of the event
-/// itself (`message`, and a request's `method`, `route`, `status`,
-/// `latency_ms`), all at the top level for a log pipeline's queries.
-pub struct JsonLines;
-
-impl<S, N> FormatEvent<S, N> for JsonLines
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
-        let mut line = serde_json::Map::new();
-        let mut time = String::new();
-        SystemTime.format_time(&mut Writer::new(&mut time))?;
-        let meta = event.metadata();
-        line.insert("time".into(), time.into());
-        line.insert("level".into(), meta.level().as_str().into());
-        line.insert("target".into(), meta.target().into());
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                let extensions = span.extensions();
-                // With `JsonFields`, a span's fields are kept as a JSON object.
-                let fields = extensions.get::<FormattedFields<N>>().and_then(|f| serde_json::from_str(f.as_str()).ok());
-                if let Some(serde_json::Value::Object(fields)) = fields {
-                    line.extend(fields);
-                }
-            }
-        }
-        event.record(&mut Fields(&mut line));
-        writeln!(writer, "{}", serde_json::Value::Object(line))
-    }
-}
-
-struct Fields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
-
-impl Visit for Fields<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
-    }
-}
 
 static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -231,11 +151,4 @@ pub fn metrics_router(handle: PrometheusHandle, store: crate::storage::Store) ->
             async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
         }),
     )
-}
-
-/// A request id: 16 hex digits, random.
-pub fn new_request_id() -> String {
-    let mut id = String::with_capacity(16);
-    let _ = write!(id, "{:016x}", rand::random::<u64>());
-    id
 }

@@ -19,9 +19,9 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::FutureExt;
-use tracing::Instrument;
 
 use crate::service::Service;
+use crate::telemetry::RequestId;
 
 /// Request bodies larger than this are refused with 413: nothing the API
 /// takes comes close.
@@ -152,7 +152,8 @@ const API_SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
 /// - Every request has an id: the trusted proxy's `X-Request-Id` (only
 ///   with `--client-ip-header`, i.e. behind a proxy that sets its headers),
 ///   else a random one. It is in the answer's `X-Request-Id` and in every
-///   log line of the request (an info span around the handler).
+///   log line of the request (a task-local the log formatters read, see
+///   `telemetry::log`).
 /// - Every request is logged at info once answered, in one line: method,
 ///   route template (never the path: it is unbounded, and a query string
 ///   can carry codes and states), status, latency; a 5xx at error. The line
@@ -167,7 +168,6 @@ where
     F: Future<Output = Result<Response, std::convert::Infallible>> + Send + 'static,
 {
     let Call { method, route, request_id, start } = call;
-    let span = tracing::info_span!("request", request_id = %request_id);
     let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     let handler = async move {
         match handler.await {
@@ -175,7 +175,13 @@ where
             Err(never) => match never {},
         }
     };
-    let res = match run_handler(safe, handler.instrument(span.clone())).await {
+    // A handler run in a task of its own takes the request id along.
+    let answer = if safe {
+        run_handler(true, handler).await
+    } else {
+        run_handler(false, crate::telemetry::with_request_id(request_id.clone(), handler)).await
+    };
+    let res = match answer {
         Some(res) => pages::with_site_name(&web.site_name, res),
         None => envelope::ApiError::from(crate::service::ServiceError::Internal).into_response(),
     };
@@ -184,27 +190,38 @@ where
     let latency = start.elapsed();
     let latency_ms = latency.as_micros() as f64 / 1000.0;
     if res.status().is_server_error() {
-        tracing::error!(parent: &span, %method, %route, status, latency_ms, "request failed");
+        tracing::error!(%method, %route, status, latency_ms, "request failed");
     } else {
-        tracing::info!(parent: &span, %method, %route, status, latency_ms, "request");
+        tracing::info!(%method, %route, status, latency_ms, "request");
     }
     if crate::telemetry::metrics_on() {
         record_request(&method, route, status, latency);
     }
     let mut res = with_security_headers(res, web.https);
-    if let Ok(id) = HeaderValue::try_from(request_id) {
-        res.headers_mut().insert(X_REQUEST_ID, id);
-    }
+    res.headers_mut().insert(X_REQUEST_ID, request_id_header(&request_id));
     res
 }
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+fn request_id_header(id: &RequestId) -> HeaderValue {
+    match id {
+        RequestId::Random(n) => {
+            let mut hex = [0u8; 16];
+            for (i, digit) in hex.iter_mut().enumerate() {
+                *digit = b"0123456789abcdef"[((n >> (60 - 4 * i)) & 0xf) as usize];
+            }
+            HeaderValue::from_bytes(&hex).expect("hex digits are a valid header value")
+        }
+        RequestId::FromProxy(id) => HeaderValue::from_str(id).expect("checked by valid_request_id"),
+    }
+}
+
 /// What [`finish`] needs of a request besides its handler.
 struct Call {
     method: Method,
     route: Option<MatchedPath>,
-    request_id: String,
+    request_id: RequestId,
     start: std::time::Instant,
 }
 
@@ -219,7 +236,7 @@ impl Call {
         Call {
             method: req.method().clone(),
             route: req.extensions().get::<MatchedPath>().cloned(),
-            request_id: from_proxy.map_or_else(crate::telemetry::new_request_id, str::to_owned),
+            request_id: from_proxy.map_or_else(RequestId::random, |id| RequestId::FromProxy(id.into())),
             start: std::time::Instant::now(),
         }
     }
@@ -296,13 +313,14 @@ impl tower_service::Service<Request> for Finished {
         });
         let handler = tower_service::Service::call(&mut self.route, req);
         let web = self.web.clone();
+        let id = call.request_id.clone();
         match meta {
             // Around the handler itself: `finish` runs it in a task of its own.
             Some(meta) => {
                 let handler = crate::service::audit::REQUEST.scope(meta, handler);
-                Box::pin(finish(web, call, handler).map(Ok))
+                Box::pin(crate::telemetry::with_request_id(id, finish(web, call, handler)).map(Ok))
             }
-            None => Box::pin(finish(web, call, handler).map(Ok)),
+            None => Box::pin(crate::telemetry::with_request_id(id, finish(web, call, handler)).map(Ok)),
         }
     }
 }
