@@ -12,6 +12,9 @@ pub mod oauth;
 pub mod recovery;
 pub mod token_admin;
 
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
 use crate::domain::Invalid;
