@@ -45,11 +45,17 @@ pub enum StartupError {
 
 impl App {
     pub async fn build(args: &ServeArgs) -> Result<App, StartupError> {
+        App::build_with_clock(args, domain::Clock::System).await
+    }
+
+    /// The same, reading the time from `clock`: a test's manual clock, which
+    /// lets it expire codes and sessions without waiting.
+    pub async fn build_with_clock(args: &ServeArgs, clock: domain::Clock) -> Result<App, StartupError> {
         let builtin = match &args.builtin_clients {
             Some(path) => Some(load_builtin_clients(path)?),
             None => None,
         };
-        let store = Store::connect(&args.database.database_url, &args.database.pool()).await?;
+        let store = Store::connect_with_clock(&args.database.database_url, &args.database.pool(), clock).await?;
         let settings = args.settings();
         let mut web = WebSettings::new(args.public_url(), &settings.site_name, settings.session_lifetime);
         web.client_ip_header = args.client_ip_header.clone();
@@ -129,12 +135,12 @@ async fn sweep_expired(svc: Arc<Service>) {
         tick.tick().await;
         // The limiters' ended windows go every minute: an attacker's many
         // keys do not wait for the table to fill to be forgotten.
-        svc.limits.prune(std::time::Instant::now());
+        svc.limits.prune(svc.clock.instant());
         minutes += 1;
         if minutes % 10 != 1 {
             continue;
         }
-        let now = domain::now_ms();
+        let now = svc.now_ms();
         let lifetime = svc.settings.code_lifetime.as_millis() as i64;
         // Used codes are remembered one more lifetime, to recognise replays.
         if let Err(e) = svc.store.delete_expired(now, now - lifetime, now - lifetime).await {

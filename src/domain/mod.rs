@@ -3,12 +3,15 @@
 
 pub mod api_key;
 pub mod client;
+pub mod clock;
+pub mod exchange;
 pub mod password;
 pub mod permission;
 pub mod pkce;
 pub mod secret;
 pub mod user;
 
+pub use clock::Clock;
 pub use permission::{Permission, PermissionSet};
 pub use secret::{PlainSecret, SecretHash, SecretKind};
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 use serde::Deserialize;
 
 use crate::domain::user::UserRef;
-use crate::domain::{Invalid, Permission, PlainSecret, SecretKind, now_ms, password, user};
+use crate::domain::{Invalid, Permission, PlainSecret, SecretKind, password, user};
 use crate::storage::{NewUser, StoreError, UserRecord};
 
 use super::audit::actor;
@@ -61,7 +61,7 @@ impl Service {
             return Err(ServiceError::Conflict(format!("the username '{}' is reserved", r.username)));
         }
         let _in_flight = self.in_flight(ip)?;
-        let now = Instant::now();
+        let now = self.clock.instant();
         self.limits.register_ip.acquire(LimitKey::of(&["register", ip]), now).map_err(limited)?;
         let key = user::username_key(&r.username);
         let skeleton = user::username_skeleton(&r.username);
@@ -83,7 +83,7 @@ impl Service {
                 username_skeleton: &skeleton,
                 email: &r.email,
                 password_hash: &hash,
-                created_at: now_ms(),
+                created_at: self.now_ms(),
             })
             .await
         {
@@ -125,7 +125,7 @@ impl Service {
         // storable, e.g. with a NUL), nor counted per account; the password
         // is still hashed below, so the answer takes as long.
         let key = user::check_username(&c.username).is_ok().then(|| user::username_key(&c.username));
-        let attempt = LoginAttempt::begin(&self.limits, key.as_deref(), ip, Instant::now())?;
+        let attempt = LoginAttempt::begin(&self.limits, key.as_deref(), ip, self.clock.instant())?;
         let found = match &key {
             Some(key) => self.store.user_by_username_key(key).await?,
             None => None,
@@ -160,15 +160,15 @@ impl Service {
     /// further than this ahead of everyone else.
     pub(super) fn in_flight(&self, ip: &str) -> ServiceResult<InFlight<'_>> {
         let key = LimitKey::of(&["in flight", ip]);
-        let now = Instant::now();
+        let now = self.clock.instant();
         self.limits.in_flight.acquire(key, now).map_err(|_| ServiceError::RateLimited { retry_after_secs: 1 })?;
-        Ok(InFlight { counter: &self.limits.in_flight, key })
+        Ok(InFlight { counter: &self.limits.in_flight, key, at: now })
     }
 
     /// Opens a session for `user` (after a login, a registration or a reset).
     pub async fn open_session(&self, user: UserRecord) -> ServiceResult<NewSession> {
         let cookie = PlainSecret::generate(SecretKind::Session);
-        let now = now_ms();
+        let now = self.now_ms();
         let expires = now + self.settings.session_lifetime.as_millis() as i64;
         self.store.insert_session(&cookie.hash(), user.id, now, expires, self.settings.sessions_per_user).await?;
         Ok(NewSession { user, cookie })
@@ -306,10 +306,12 @@ impl Drop for LoginAttempt<'_> {
 pub(super) struct InFlight<'a> {
     counter: &'a Counter,
     key: LimitKey,
+    /// When the slot was taken (a slot has no window: any time would do).
+    at: Instant,
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.counter.refund(self.key, Instant::now());
+        self.counter.refund(self.key, self.at);
     }
 }

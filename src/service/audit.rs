@@ -4,7 +4,6 @@
 //! ([`REQUEST`]); operator commands have none. Never a secret: events hold
 //! names and ids (a key's id, a client's id), never tokens, codes or passwords.
 
-use crate::domain::now_ms;
 use crate::storage::{NewSecurityEvent, SecurityEvent};
 
 use super::{Caller, Service, ServiceResult};
@@ -56,7 +55,7 @@ impl Service {
     ) {
         let meta = RequestMeta::current();
         let e = NewSecurityEvent {
-            at: now_ms(),
+            at: self.now_ms(),
             user_id,
             event,
             actor,

@@ -2,7 +2,7 @@
 //! clients and keys), a bearer API key (its permissions), or nobody.
 
 use crate::domain::api_key::PresentedKey;
-use crate::domain::{Permission, PermissionSet, PlainSecret, SecretHash, now_ms};
+use crate::domain::{Permission, PermissionSet, PlainSecret, SecretHash};
 
 use super::{Service, ServiceError, ServiceResult};
 
@@ -127,7 +127,7 @@ impl Service {
         if key.is_banned {
             return Err(ServiceError::Forbidden("this account is banned".into()));
         }
-        let now = now_ms();
+        let now = self.now_ms();
         if key.last_used_at.is_none_or(|t| now - t > TOUCH_INTERVAL_MS) {
             self.store.touch_key(&token.hash, &key.key_id, now);
         }
@@ -145,7 +145,7 @@ impl Service {
         }
         let cookie = PlainSecret::from_presented(cookie_value);
         let session = cookie.hash();
-        let Some(su) = self.store.session_user(&session, now_ms()).await? else {
+        let Some(su) = self.store.session_user(&session, self.now_ms()).await? else {
             return Ok(None);
         };
         if su.is_banned {

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::domain::client::{self, ClientName};
 use crate::domain::secret::random_id;
-use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretKind, now_ms};
+use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretKind};
 use crate::storage::{ClientChanges, ClientRecord};
 
 use super::audit::actor;
@@ -63,6 +63,7 @@ fn validated_record(
     client_id: String,
     author_id: Option<i64>,
     secret: &PlainSecret,
+    created_at: i64,
 ) -> Result<ClientRecord, Invalid> {
     if d.public
         && let Some(uri) = &d.redirect_uri
@@ -81,7 +82,7 @@ fn validated_record(
         api_key_filename: optional(d.api_key_filename.as_deref(), client::parse_api_key_filename)?,
         require_pkce: d.require_pkce || d.public,
         public: d.public,
-        created_at: now_ms(),
+        created_at,
     })
 }
 
@@ -139,7 +140,7 @@ impl Service {
             return Err(ServiceError::Forbidden(crate::service::recovery::VERIFY_FIRST.into()));
         }
         let secret = PlainSecret::generate(SecretKind::ClientSecret);
-        let record = validated_record(d, random_id("CI"), Some(user.id), &secret)?;
+        let record = validated_record(d, random_id("CI"), Some(user.id), &secret, self.now_ms())?;
         self.check_name_is_not_the_sites(&record.name).await?;
         let cap = (!user.is_admin).then_some(self.settings.client_cap);
         if !self.store.insert_client_capped(&record, cap).await? {
@@ -177,7 +178,7 @@ impl Service {
                 }
                 None => PlainSecret::generate(SecretKind::ClientSecret),
             };
-            let record = validated_record(b.client, b.client_id.clone(), None, &secret)
+            let record = validated_record(b.client, b.client_id.clone(), None, &secret, self.now_ms())
                 .map_err(|e| ServiceError::Invalid(format!("built-in client {}: {e}", b.client_id)))?;
             self.store.upsert_builtin_client(&record).await?;
         }

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, api_key, now_ms};
+use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, api_key};
 use crate::storage::{ApiKeyRecord, ClientRecord, KeyCursor, NewApiKey, Store};
 
 use super::audit::actor;
@@ -123,7 +123,7 @@ impl Service {
                     );
                 }
                 let (key_id, token) = api_key::generate();
-                let new = new_key(key_id, token.hash(), user_id, identifier.trim().to_owned(), permissions, None);
+                let new = self.new_key(key_id, token.hash(), user_id, identifier.trim().to_owned(), permissions, None);
                 let cap = self.settings.personal_key_cap;
                 let Some(key) = self.store.insert_personal_key_capped(new, cap).await? else {
                     return Err(ServiceError::Conflict(format!(
@@ -145,7 +145,7 @@ impl Service {
         let (key_id, token) = api_key::generate();
         let identifier = client_key_identifier(&client.name);
         let new =
-            new_key(key_id, token.hash(), user_id, identifier, client.permissions, Some(client.client_id.clone()));
+            self.new_key(key_id, token.hash(), user_id, identifier, client.permissions, Some(client.client_id.clone()));
         let (mut key, replaced) = self.store.replace_client_key(new).await?;
         key.client_name = Some(client.name.clone());
         self.record(Some(user_id), "API key created", actor::USER, Some(&client.client_id), Some(&key.id)).await;
@@ -168,13 +168,16 @@ impl Service {
     }
 }
 
-pub(super) fn new_key(
-    id: String,
-    token_hash: SecretHash,
-    user_id: i64,
-    identifier: String,
-    permissions: PermissionSet,
-    client_id: Option<String>,
-) -> NewApiKey {
-    NewApiKey { id, token_hash, user_id, identifier, permissions, client_id, created_at: now_ms() }
+impl Service {
+    pub(super) fn new_key(
+        &self,
+        id: String,
+        token_hash: SecretHash,
+        user_id: i64,
+        identifier: String,
+        permissions: PermissionSet,
+        client_id: Option<String>,
+    ) -> NewApiKey {
+        NewApiKey { id, token_hash, user_id, identifier, permissions, client_id, created_at: self.now_ms() }
+    }
 }

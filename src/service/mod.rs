@@ -12,6 +12,9 @@ pub mod oauth;
 pub mod recovery;
 pub mod token_admin;
 
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
 use crate::domain::Invalid;
@@ -82,6 +85,8 @@ pub struct Service {
     pub settings: Settings,
     pub limits: limits::Limits,
     pub started_at: i64,
+    /// Where "now" comes from: the store's clock (a test's manual one).
+    pub clock: crate::domain::Clock,
     /// Where mail goes; `None` without `--smtp-url` (resets need the operator).
     pub mailer: Option<crate::mail::Mailer>,
     /// Wakes the mail worker when a mail is queued.
@@ -91,11 +96,13 @@ pub struct Service {
 impl Service {
     pub fn new(store: Store, settings: Settings) -> Self {
         let limits = limits::Limits::new(&settings.limits);
+        let clock = store.clock().clone();
         Service {
             store,
             settings,
             limits,
-            started_at: crate::domain::now_ms(),
+            started_at: clock.now_ms(),
+            clock,
             mailer: None,
             mail_queued: tokio::sync::Notify::new(),
         }
@@ -105,6 +112,11 @@ impl Service {
     pub fn with_mailer(mut self, mailer: Option<crate::mail::Mailer>) -> Self {
         self.mailer = mailer;
         self
+    }
+
+    /// Milliseconds since the Unix epoch, by the service's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     fn code_lifetime_ms(&self) -> i64 {

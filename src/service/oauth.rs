@@ -5,17 +5,14 @@
 //! The seeds' JSON routes and the standard RFC 6749 endpoints both call these
 //! functions; only the shape of their answers differs.
 
-use std::time::Instant;
-
 use crate::domain::client;
+use crate::domain::exchange::Refusal;
 use crate::domain::secret::is_well_formed_id;
-use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, api_key, now_ms, pkce};
+use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, api_key, pkce};
 pub use crate::storage::RequestId;
-use crate::storage::{
-    ApiKeyRecord, AuthCodeRecord, ClientRecord, NewAuthCode, PendingRequest, RedeemDecision, Redemption,
-};
+use crate::storage::{ApiKeyRecord, ClientRecord, NewAuthCode, PendingRequest, Redemption, RedemptionAttempt};
 
-use super::keys::{client_key_identifier, new_key};
+use super::keys::client_key_identifier;
 use super::limits::LimitKey;
 use super::{Caller, Service, ServiceError, ServiceResult};
 
@@ -231,7 +228,7 @@ impl Service {
                 code_challenge,
                 context,
                 standard: p.standard,
-                created_at: now_ms(),
+                created_at: self.now_ms(),
             },
             client,
         })
@@ -255,10 +252,10 @@ impl Service {
     /// is refused when several are: which one the user saw is then unknown.
     pub async fn create_code(&self, caller: &Caller, which: Approve<'_>) -> ServiceResult<IssuedCode> {
         let (user, session) = caller.session_user()?;
-        let newer_than = now_ms() - self.code_lifetime_ms();
+        let newer_than = self.now_ms() - self.code_lifetime_ms();
         let id = self.pending_request(session, which, newer_than).await?;
         let code = PlainSecret::generate(SecretKind::AuthCode);
-        let created_on = now_ms();
+        let created_on = self.now_ms();
         let expires_at = created_on + self.code_lifetime_ms();
         let new_code = NewAuthCode { code_hash: code.hash(), user_id: user.id, created_at: created_on, expires_at };
         let Some(request) = self.store.approve_pending_request(session, id, newer_than, new_code).await? else {
@@ -307,7 +304,7 @@ impl Service {
     /// The user said no: the pending request is forgotten, no code exists.
     pub async fn decline(&self, caller: &Caller, which: Approve<'_>) -> ServiceResult<Option<PendingRequest>> {
         let (_, session) = caller.session_user()?;
-        let newer_than = now_ms() - self.code_lifetime_ms();
+        let newer_than = self.now_ms() - self.code_lifetime_ms();
         let id = match self.pending_request(session, which, newer_than).await {
             Ok(id) => id,
             // Nothing to decline: nothing is sent anywhere either.
@@ -340,7 +337,7 @@ impl Service {
             Some(c) if !c.public && secret_ok => Ok(c),
             found => {
                 let key = LimitKey::of(&["client auth", ip]);
-                self.limits.client_auth_ip.acquire(key, Instant::now()).map_err(ExchangeError::RateLimited)?;
+                self.limits.client_auth_ip.acquire(key, self.clock.instant()).map_err(ExchangeError::RateLimited)?;
                 Err(match found {
                     None => ExchangeError::UnknownClient,
                     Some(c) if !c.public && creds.client_secret.is_none() => ExchangeError::SecretMissing,
@@ -405,40 +402,30 @@ impl Service {
         if code.len() > 256 {
             return Err(ExchangeError::InvalidCode);
         }
-        let code_hash = PlainSecret::from_presented(code).hash();
+        // The key is made before the code is claimed: the claim records its
+        // id on the code, in the same statement that uses the code up.
         let (key_id, token) = api_key::generate();
-        let decide: RedeemDecision = {
-            let (verifier, redirect_uri) = (req.code_verifier.clone(), req.redirect_uri.clone());
-            let (token, key_id, client_id, identifier) =
-                (token.hash(), key_id.clone(), client.client_id.clone(), client_key_identifier(&client.name));
-            Box::new(move |code| {
-                refusal(code, verifier.as_deref(), redirect_uri.as_deref()).is_none().then(|| {
-                    new_key(
-                        key_id.clone(),
-                        token,
-                        code.user_id,
-                        identifier.clone(),
-                        code.permissions,
-                        Some(client_id.clone()),
-                    )
-                })
-            })
+        let attempt = RedemptionAttempt {
+            code: PlainSecret::from_presented(code).hash(),
+            client_id: client.client_id.clone(),
+            code_verifier: req.code_verifier,
+            redirect_uri: req.redirect_uri,
+            key_id,
+            token_hash: token.hash(),
+            identifier: client_key_identifier(&client.name),
+            now: self.now_ms(),
         };
-        let redemption = self.store.redeem_code(&code_hash, &client.client_id, &key_id, now_ms(), decide).await?;
-        match redemption {
-            Redemption::Issued { mut key, .. } => {
+        match self.store.redeem_code(attempt).await? {
+            Redemption::Issued(mut key) => {
                 key.client_name = Some(client.name.clone());
                 Ok(ExchangedKey { key, token, client })
             }
-            Redemption::Refused(code) => Err(refusal(&code, req.code_verifier.as_deref(), req.redirect_uri.as_deref())
-                .unwrap_or(ExchangeError::InvalidCode)),
-            Redemption::Replayed => {
+            Redemption::Refused(Refusal::Pkce(failure)) => Err(ExchangeError::PkceFailed(failure)),
+            Redemption::Refused(Refusal::RedirectUri) => Err(ExchangeError::InvalidCode),
+            Redemption::Replayed { user_id, key_id } => {
                 // What the code had issued was revoked: the user's log says why.
-                if let Ok(Some((user_id, key_id))) = self.store.key_of_code(&code_hash, &client.client_id).await {
-                    let actor = super::audit::actor::REPLAYED_CODE;
-                    self.record(Some(user_id), "API key revoked", actor, Some(&client.client_id), key_id.as_deref())
-                        .await;
-                }
+                let actor = super::audit::actor::REPLAYED_CODE;
+                self.record(Some(user_id), "API key revoked", actor, Some(&client.client_id), key_id.as_deref()).await;
                 Err(ExchangeError::CodeReplayed)
             }
             Redemption::Invalid => Err(ExchangeError::InvalidCode),
@@ -477,20 +464,4 @@ fn request_id(session: &SecretHash, r: &PendingRequest) -> RequestId {
     }
     part(&[u8::from(r.standard)]);
     RequestId::from_bytes(&h.finalize()).expect("SHA-256 is 32 bytes")
-}
-
-/// Why a live code cannot be redeemed by this request, if it cannot.
-fn refusal(code: &AuthCodeRecord, verifier: Option<&str>, redirect_uri: Option<&str>) -> Option<ExchangeError> {
-    let pkce_failure = match (&code.code_challenge, verifier) {
-        (Some(challenge), Some(v)) if pkce::verify(challenge, v) => None,
-        (Some(_), Some(_)) => Some("code_verifier does not match the code_challenge"),
-        (Some(_), None) => Some("code_verifier is required: the authorization request used PKCE"),
-        (None, Some(_)) => Some("code_verifier was sent but the authorization request had no code_challenge"),
-        (None, None) => None,
-    };
-    if let Some(failure) = pkce_failure {
-        return Some(ExchangeError::PkceFailed(failure));
-    }
-    // RFC 6749 §4.1.3: the redirect URI must match the one the code was issued for.
-    redirect_uri.is_some_and(|r| r != code.redirect_uri).then_some(ExchangeError::InvalidCode)
 }

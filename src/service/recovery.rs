@@ -7,11 +7,11 @@
 //! by the one statement that finds it (`take_account_code`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::domain::{PlainSecret, SecretKind, now_ms, password, user};
+use crate::domain::{PlainSecret, SecretKind, password, user};
 use crate::storage::{CodePurpose, QueuedMail, UserRecord};
 
 use super::accounts::LoginAttempt;
@@ -88,7 +88,7 @@ impl Service {
         let record = self.profile(user_id).await?;
         let _in_flight = self.in_flight(ip)?;
         let key = user::username_key(&record.username);
-        let attempt = LoginAttempt::begin(&self.limits, Some(&key), ip, Instant::now())?;
+        let attempt = LoginAttempt::begin(&self.limits, Some(&key), ip, self.clock.instant())?;
         let (old, stored) = (change.old_password, record.password_hash.clone());
         if !blocking(move || password::verify(&old, Some(&stored))).await? {
             attempt.failed();
@@ -112,7 +112,7 @@ impl Service {
         }
         let email = f.email.trim().to_owned();
         user::check_email(&email)?;
-        let now = Instant::now();
+        let now = self.clock.instant();
         self.limits.reset_ip.acquire(LimitKey::of(&["reset", ip]), now).map_err(limited)?;
         let lowered = email.to_lowercase();
         self.limits.reset_email.acquire(LimitKey::of(&["reset email", &lowered]), now).map_err(limited)?;
@@ -129,7 +129,7 @@ impl Service {
     async fn queue_resets(&self, email: &str) -> ServiceResult<()> {
         let ids = self.store.users_by_email(email).await?;
         for &id in &ids {
-            self.store.queue_mail(id, CodePurpose::Reset, now_ms()).await?;
+            self.store.queue_mail(id, CodePurpose::Reset, self.now_ms()).await?;
             self.record(Some(id), "password reset requested", actor::SOMEONE, None, None).await;
         }
         if !ids.is_empty() {
@@ -144,7 +144,8 @@ impl Service {
         user::check_password(&r.password)?;
         let invalid = || ServiceError::NotFound(INVALID_RESET_CODE.into());
         let hash = code_hash(&r.code).ok_or_else(invalid)?;
-        let user_id = self.store.take_account_code(&hash, CodePurpose::Reset, now_ms()).await?.ok_or_else(invalid)?;
+        let user_id =
+            self.store.take_account_code(&hash, CodePurpose::Reset, self.now_ms()).await?.ok_or_else(invalid)?;
         let new = r.password;
         let hash = blocking(move || password::hash(&new)).await?.map_err(|_| ServiceError::Internal)?;
         self.store.set_password(user_id, &hash, None).await?;
@@ -158,7 +159,8 @@ impl Service {
     pub async fn verify_email(&self, v: VerifyEmail) -> ServiceResult<UserRecord> {
         let invalid = || ServiceError::NotFound(INVALID_VERIFY_CODE.into());
         let hash = code_hash(&v.code).ok_or_else(invalid)?;
-        let user_id = self.store.take_account_code(&hash, CodePurpose::Verify, now_ms()).await?.ok_or_else(invalid)?;
+        let user_id =
+            self.store.take_account_code(&hash, CodePurpose::Verify, self.now_ms()).await?.ok_or_else(invalid)?;
         self.store.set_email_verified(user_id).await?;
         self.record(Some(user_id), "e-mail verified", actor::USER, None, None).await;
         self.profile(user_id).await
@@ -179,7 +181,7 @@ impl Service {
             return Ok(());
         }
         let key = LimitKey::of(&["verify mail", &me.id.to_string()]);
-        if self.limits.verify_mail_user.acquire(key, Instant::now()).is_err() {
+        if self.limits.verify_mail_user.acquire(key, self.clock.instant()).is_err() {
             tracing::debug!(user = me.id, "verification mail not resent: asked too often");
             return Ok(());
         }
@@ -193,7 +195,7 @@ impl Service {
     /// With mail configured, queues the verification mail of a user.
     pub(super) async fn queue_verification(&self, user_id: i64) -> ServiceResult<()> {
         if self.mailer.is_some() {
-            self.store.queue_mail(user_id, CodePurpose::Verify, now_ms()).await?;
+            self.store.queue_mail(user_id, CodePurpose::Verify, self.now_ms()).await?;
             self.mail_queued.notify_one();
         }
         Ok(())
@@ -203,7 +205,7 @@ impl Service {
     /// to hand over by other means than mail.
     pub async fn operator_reset_code(&self, user_id: i64) -> ServiceResult<PlainSecret> {
         let code = PlainSecret::generate(SecretKind::AuthCode);
-        let expires = now_ms() + self.settings.accounts.reset_code_lifetime.as_millis() as i64;
+        let expires = self.now_ms() + self.settings.accounts.reset_code_lifetime.as_millis() as i64;
         self.store.replace_account_code(user_id, CodePurpose::Reset, &code.hash(), expires).await?;
         self.record(Some(user_id), "password reset link issued", actor::OPERATOR, None, None).await;
         Ok(code)
@@ -218,7 +220,7 @@ impl Service {
         let poll = self.settings.accounts.mail_retry_base.clamp(Duration::from_millis(50), Duration::from_secs(1));
         loop {
             loop {
-                let now = now_ms();
+                let now = self.now_ms();
                 match self.store.claim_mail(now, now + MAIL_LEASE_MS).await {
                     Ok(Some(mail)) => self.send_queued(mail).await,
                     Ok(None) => break,
@@ -249,7 +251,7 @@ impl Service {
                 CodePurpose::Verify => self.settings.accounts.verify_code_lifetime,
             };
             let code = PlainSecret::generate(SecretKind::AuthCode);
-            let expires = now_ms() + lifetime.as_millis() as i64;
+            let expires = self.now_ms() + lifetime.as_millis() as i64;
             self.store.replace_account_code(user.id, purpose, &code.hash(), expires).await?;
             let message = match purpose {
                 CodePurpose::Reset => mailer.reset_mail(&user.username, code.expose(), lifetime),
@@ -278,7 +280,7 @@ impl Service {
                     %error,
                     "mail not sent; will try again"
                 );
-                if let Err(e) = self.store.retry_mail(id, now_ms() + wait.as_millis() as i64).await {
+                if let Err(e) = self.store.retry_mail(id, self.now_ms() + wait.as_millis() as i64).await {
                     tracing::warn!(error = %e, mail = id, "could not reschedule a mail");
                 }
                 false

@@ -31,7 +31,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
 use sqlx::{ConnectOptions, Connection};
 
 use super::{BearerKey, ClientRecord, SessionUser};
-use crate::domain::SecretHash;
+use crate::domain::{Clock, SecretHash};
 
 /// How long an entry is trusted without hearing from the database at all: a
 /// backstop for a listening connection that is cut without the TCP
@@ -53,13 +53,13 @@ impl<K, V> Default for Table<K, V> {
 }
 
 impl<K: Hash + Eq, V: Clone> Table<K, V> {
-    fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<V>
+    fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q, now: Instant) -> Option<V>
     where
         K: std::borrow::Borrow<Q>,
     {
         let entries = self.0.read().unwrap_or_else(|e| e.into_inner());
         match entries.get(key) {
-            Some((value, at)) if at.elapsed() < MAX_AGE => Some(value.clone()),
+            Some((value, at)) if now.saturating_duration_since(*at) < MAX_AGE => Some(value.clone()),
             _ => None,
         }
     }
@@ -71,6 +71,8 @@ impl<K: Hash + Eq, V: Clone> Table<K, V> {
 
 #[derive(Default)]
 pub(crate) struct Cache {
+    /// What entries are aged by.
+    clock: Clock,
     /// Off until the revocation watcher is known to be watching.
     enabled: AtomicBool,
     generation: AtomicU64,
@@ -82,6 +84,10 @@ pub(crate) struct Cache {
 }
 
 impl Cache {
+    pub fn new(clock: Clock) -> Cache {
+        Cache { clock, ..Cache::default() }
+    }
+
     pub fn key(&self, token: &SecretHash) -> Option<BearerKey> {
         self.get(&self.keys, token)
     }
@@ -106,7 +112,7 @@ impl Cache {
         V: Clone,
         Q: Hash + Eq + ?Sized,
     {
-        if self.enabled.load(Ordering::Acquire) { table.get(key) } else { None }
+        if self.enabled.load(Ordering::Acquire) { table.get(key, self.clock.instant()) } else { None }
     }
 
     /// The generation to pass to `insert_*`; read it before the lookup.
@@ -140,7 +146,7 @@ impl Cache {
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(key, (value, Instant::now()));
+        entries.insert(key, (value, self.clock.instant()));
     }
 
     /// Keeps a cached key's "last used" time in step with the database, so the
@@ -289,5 +295,17 @@ mod tests {
         cache.set_watching(false);
         assert!(cache.session(&id, 0).is_none());
         assert!(cache.username(7).is_none());
+    }
+
+    #[test]
+    fn an_entry_is_trusted_for_max_age_and_no_longer() {
+        let clock = Clock::fixed();
+        let cache = Cache::new(clock.clone());
+        cache.set_watching(true);
+        cache.insert_username(cache.generation(), 7, "player".into());
+        clock.advance(MAX_AGE - Duration::from_millis(1));
+        assert_eq!(cache.username(7).as_deref(), Some("player"));
+        clock.advance(Duration::from_millis(1));
+        assert!(cache.username(7).is_none(), "an entry older than MAX_AGE is not served");
     }
 }

@@ -1,35 +1,70 @@
 //! Pending authorization requests and authorization codes: the two halves of
 //! the code flow, each consumed exactly once by a single atomic statement.
 
-use tokio::sync::mpsc;
-
 use super::group_commit::{self, Approval, Exchange, PendingWrite};
 use super::records::{
     AUTH_CODE_COLUMNS, AUTH_CODE_INSERT, AUTH_CODE_WIDTH, AuthCodeRow, PENDING_COLUMNS, PENDING_INSERT, PENDING_UPSERT,
     PENDING_WIDTH, PendingRow, bind_new_code, bind_pending,
 };
 use super::{
-    ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, RequestId, Store, StoreError, StoreResult,
-    on_pool, on_writer, write_transaction,
+    ApiKeyRecord, NewApiKey, NewAuthCode, PendingRequest, RequestId, Store, StoreError, StoreResult, on_pool,
+    on_writer, write_transaction,
 };
 use crate::domain::SecretHash;
+use crate::domain::exchange::{self, AuthCode, Presented, Refusal};
 
-/// Makes the key a consumed code is redeemed for, or refuses it (`None`: e.g.
-/// a wrong PKCE verifier; the code is used up all the same). Called inside the
-/// transaction, possibly more than once if a batch has to be retried alone.
-/// The key it makes has the id given to [`Store::redeem_code`].
-pub type RedeemDecision = Box<dyn Fn(&AuthCodeRecord) -> Option<NewApiKey> + Send + Sync>;
+/// An attempt to redeem a code: what the client presented, and the key to
+/// write if the domain's rule (`exchange::check`) accepts it. No `Debug`:
+/// it holds the PKCE verifier.
+pub struct RedemptionAttempt {
+    /// The hash of the code presented.
+    pub code: SecretHash,
+    /// The client presenting it (authenticated): only its own codes are found.
+    pub client_id: String,
+    pub code_verifier: Option<String>,
+    pub redirect_uri: Option<String>,
+    /// The key to issue. It gets the code's user and permissions; the code
+    /// records its id (rather than the key recording its code): a replayed
+    /// code finds the key to revoke by its primary key, and issuing a key does
+    /// not have to write into an index of random code hashes.
+    pub key_id: String,
+    pub token_hash: SecretHash,
+    pub identifier: String,
+    /// The moment of the attempt (ms): the code must be live then, and the
+    /// key is created then.
+    pub now: i64,
+}
+
+impl RedemptionAttempt {
+    pub(super) fn presented(&self) -> Presented<'_> {
+        Presented { code_verifier: self.code_verifier.as_deref(), redirect_uri: self.redirect_uri.as_deref() }
+    }
+
+    /// The key a code accepted for this attempt issues.
+    pub(super) fn key_for(&self, code: &AuthCode) -> NewApiKey {
+        NewApiKey {
+            id: self.key_id.clone(),
+            token_hash: self.token_hash,
+            user_id: code.user_id,
+            identifier: self.identifier.clone(),
+            permissions: code.permissions,
+            client_id: Some(self.client_id.clone()),
+            created_at: self.now,
+        }
+    }
+}
 
 /// How an attempt to redeem a code ended.
 #[derive(Debug)]
 pub enum Redemption {
     /// The code was live and is now used; the key was issued in the same transaction.
-    Issued { code: AuthCodeRecord, key: ApiKeyRecord },
-    /// The code was live but the decision refused it (e.g. a wrong PKCE verifier);
-    /// it is used up all the same.
-    Refused(AuthCodeRecord),
-    /// The code was already used; the keys issued from it have been revoked.
-    Replayed,
+    Issued(ApiKeyRecord),
+    /// The code was live but the rule refused what was presented; it is used
+    /// up all the same.
+    Refused(Refusal),
+    /// The code was already used; the key issued from it (its id, if it was
+    /// issued one, and whose it was) has been revoked.
+    Replayed { user_id: i64, key_id: Option<String> },
     /// No live code by that hash for that client (unknown, expired or another client's).
     Invalid,
 }
@@ -46,11 +81,8 @@ impl Store {
     /// Requests shown at the same moment are written by one statement (see
     /// `group_commit`).
     pub async fn put_pending_request(&self, session: &SecretHash, request: &PendingRequest) -> StoreResult<()> {
-        let job = |reply| PendingWrite { session: *session, request: request.clone(), reply };
-        match group_commit::submit(self.recorder.as_ref(), job).await {
-            Some(written) => written,
-            None => self.put_pending_request_alone(session, request).await,
-        }
+        let write = PendingWrite { session: *session, request: request.clone() };
+        group_commit::submit(self, self.recorder.as_ref(), write).await
     }
 
     /// One pending request, in its own statement.
@@ -111,11 +143,7 @@ impl Store {
         newer_than: i64,
         code: NewAuthCode,
     ) -> StoreResult<Option<PendingRequest>> {
-        let job = |reply| Approval { session: *session, id, newer_than, code, reply };
-        match group_commit::submit(self.approver.as_ref(), job).await {
-            Some(approved) => approved,
-            None => self.approve_pending_request_alone(session, id, newer_than, &code).await,
-        }
+        group_commit::submit(self, self.approver.as_ref(), Approval { session: *session, id, newer_than, code }).await
     }
 
     /// One approval in its own transaction.
@@ -155,109 +183,71 @@ impl Store {
         })
     }
 
-    /// Redeems a code for `client_id`: marks it used and, if `decide` makes a
-    /// key of it, inserts that key, in the same transaction as other exchanges
-    /// waiting at this moment (see `group_commit`). Anything but a first,
-    /// live presentation is settled alone, by `redeem_code_alone`.
-    ///
-    /// `key_id` is the id of the key `decide` makes. The code records it
-    /// (rather than the key recording its code): a replayed code finds the key
-    /// to revoke by its primary key, and issuing a key does not have to write
-    /// into an index of random code hashes.
-    pub async fn redeem_code(
-        &self,
-        code: &SecretHash,
-        client_id: &str,
-        key_id: &str,
-        now: i64,
-        decide: RedeemDecision,
-    ) -> StoreResult<Redemption> {
-        let decide = match &self.redeemer {
-            Some(redeemer) => {
-                let (reply, answer) = tokio::sync::oneshot::channel();
-                let job = Exchange {
-                    code: *code,
-                    client_id: client_id.to_owned(),
-                    key_id: key_id.to_owned(),
-                    now,
-                    decide,
-                    reply,
-                };
-                match redeemer.send(job).await {
-                    Ok(()) => match answer.await {
-                        Ok(Ok(settled)) => return Ok(settled),
-                        Ok(Err(decide)) => decide,
-                        Err(_) => return Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed)),
-                    },
-                    Err(mpsc::error::SendError(job)) => job.decide,
-                }
-            }
-            None => decide,
-        };
-        self.redeem_code_alone(code, client_id, key_id, now, &decide).await
+    /// Redeems a code: marks it used and, if the domain's rule accepts what
+    /// was presented, inserts the attempt's key, in the same transaction as
+    /// other exchanges waiting at this moment (see `group_commit`). Anything
+    /// but a first, live presentation is settled alone, by `redeem_code_alone`.
+    pub async fn redeem_code(&self, attempt: RedemptionAttempt) -> StoreResult<Redemption> {
+        group_commit::submit(self, self.redeemer.as_ref(), Exchange(attempt)).await
     }
 
     /// Redeems one code in its own transaction. The UPDATE's WHERE clause is
     /// the single-use guarantee: of any number of concurrent attempts, exactly
     /// one sees `used_at IS NULL`.
-    async fn redeem_code_alone(
-        &self,
-        code: &SecretHash,
-        client_id: &str,
-        key_id: &str,
-        now: i64,
-        decide: &RedeemDecision,
-    ) -> StoreResult<Redemption> {
+    pub(super) async fn redeem_code_alone(&self, attempt: &RedemptionAttempt) -> StoreResult<Redemption> {
         let consume = format!(
             "UPDATE auth_codes SET used_at = $3, key_id = $4 \
              WHERE code_hash = $1 AND client_id = $2 AND used_at IS NULL AND expires_at > $3 \
              RETURNING {AUTH_CODE_COLUMNS}"
         );
-        let was_used =
-            "SELECT COUNT(*) FROM auth_codes WHERE code_hash = $1 AND client_id = $2 AND used_at IS NOT NULL";
+        let used =
+            "SELECT user_id, key_id FROM auth_codes WHERE code_hash = $1 AND client_id = $2 AND used_at IS NOT NULL";
+        let (code, client_id) = (attempt.code.as_bytes(), attempt.client_id.as_str());
         let outcome = on_writer!(self, db => {
             let mut tx = super::begin(db).await?;
             let consumed = sqlx::query_as::<_, AuthCodeRow>(&consume)
-                .bind(code.as_bytes())
+                .bind(code)
                 .bind(client_id)
-                .bind(now)
-                .bind(key_id)
+                .bind(attempt.now)
+                .bind(attempt.key_id.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
-                .map(AuthCodeRecord::from);
-            let outcome = match consumed.map(|record| (decide(&record), record)) {
-                Some((None, record)) => Redemption::Refused(record),
-                Some((Some(new_key), record)) => {
-                    debug_assert_eq!(new_key.id, key_id, "the key has the id its code recorded");
-                    insert_key_query!(new_key).execute(&mut *tx).await?;
-                    Redemption::Issued { code: record, key: new_key.into_record() }
-                }
-                None => {
-                    let used: i64 = sqlx::query_scalar(was_used)
-                        .bind(code.as_bytes())
-                        .bind(client_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    if used == 0 {
-                        return Ok(Redemption::Invalid);
+                .map(AuthCode::from);
+            let outcome = match consumed {
+                Some(record) => match exchange::check(&record, &attempt.presented()) {
+                    Err(refusal) => Redemption::Refused(refusal),
+                    Ok(()) => {
+                        let new_key = attempt.key_for(&record);
+                        insert_key_query!(new_key).execute(&mut *tx).await?;
+                        Redemption::Issued(new_key.into_record())
                     }
+                },
+                None => {
+                    let Some((user_id, key_id)) = sqlx::query_as::<_, (i64, Option<String>)>(used)
+                        .bind(code)
+                        .bind(client_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    else {
+                        return Ok(Redemption::Invalid);
+                    };
                     // RFC 6749 §4.1.2: a code presented twice may have been
                     // stolen; what was issued from it is revoked.
                     sqlx::query(
                         "DELETE FROM api_keys WHERE id IN \
                          (SELECT key_id FROM auth_codes WHERE code_hash = $1 AND client_id = $2)",
                     )
-                        .bind(code.as_bytes())
+                        .bind(code)
                         .bind(client_id)
                         .execute(&mut *tx)
                         .await?;
-                    Redemption::Replayed
+                    Redemption::Replayed { user_id, key_id }
                 }
             };
             tx.commit().await?;
             outcome
         });
-        if matches!(outcome, Redemption::Replayed) {
+        if matches!(outcome, Redemption::Replayed { .. }) {
             self.credentials_changed();
         }
         Ok(outcome)

@@ -15,7 +15,9 @@ mod approvals;
 mod pending;
 mod redemptions;
 
+use std::collections::HashSet;
 use std::future::Future;
+use std::hash::Hash;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -30,36 +32,101 @@ use super::{Store, StoreError, StoreResult};
 const MAX_BATCH: usize = 256;
 
 /// A write that can be settled in a batch with others of its kind.
-pub(super) trait Batched: Send + Sized + 'static {
-    /// Settles the batch and answers each job (after the commit, or with
-    /// what the job needs to be settled alone).
-    fn settle(store: &Store, jobs: Vec<Self>) -> impl Future<Output = ()> + Send;
+pub(super) trait Batched: Send + Sync + Sized + 'static {
+    /// What the write's caller is answered.
+    type Output: Send + 'static;
+    /// Two writes with the same key are never in one batch: the second is
+    /// settled alone, after the batch, and meets what the first did.
+    type Key: Hash + Eq + Send;
+
+    fn key(&self) -> Self::Key;
+
+    /// The write in its own transaction: what defines the rule. Used for
+    /// whatever a batch leaves, and when there is no batch task.
+    fn alone(&self, store: &Store) -> impl Future<Output = StoreResult<Self::Output>> + Send;
+
+    /// Every write of `writes` in one transaction (each key once), committed
+    /// before this returns. For each write, its answer, or `None` for one
+    /// the batch cannot settle with certainty, which is then settled alone.
+    fn batch(store: &Store, writes: &[Self]) -> impl Future<Output = StoreResult<Vec<Option<Self::Output>>>> + Send;
 }
 
-/// Hands a job to its batch task (`tasks`, `None` in a task's own copy of
-/// the store) and waits for the answer, sent after the batch's commit.
-/// `None`: there is no task to take it; the caller settles it alone.
-pub(super) async fn submit<J: Batched, T>(
-    tasks: Option<&mpsc::Sender<J>>,
-    job: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> J,
-) -> Option<StoreResult<T>> {
+/// A write waiting for its batch, and where its answer goes.
+pub(super) struct Job<W: Batched> {
+    write: W,
+    reply: oneshot::Sender<StoreResult<W::Output>>,
+}
+
+/// The sender of a kind's batch task.
+pub(super) type Tasks<W> = mpsc::Sender<Job<W>>;
+
+/// Settles `write` in a batch of its kind (`tasks`: its batch task, `None` in
+/// a task's own copy of the store) and answers after that batch's commit;
+/// without a task, alone.
+pub(super) async fn submit<W: Batched>(store: &Store, tasks: Option<&Tasks<W>>, write: W) -> StoreResult<W::Output> {
+    let Some(tasks) = tasks else { return write.alone(store).await };
     let (reply, answer) = oneshot::channel();
-    tasks?.send(job(reply)).await.ok()?;
-    Some(answer.await.unwrap_or(Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed))))
+    match tasks.send(Job { write, reply }).await {
+        Ok(()) => answer.await.unwrap_or(Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed))),
+        Err(mpsc::error::SendError(job)) => job.write.alone(store).await,
+    }
 }
 
-/// Starts the task that settles jobs of kind `J`; it ends when the last
+/// Starts the task that settles writes of kind `W`; it ends when the last
 /// sender (the last clone of the `Store` that owns it) is gone. `store` is
 /// the task's own copy, whose own senders are `None`: it settles directly.
-pub(super) fn start<J: Batched>(store: Store) -> mpsc::Sender<J> {
-    let (tx, mut rx) = mpsc::channel::<J>(4 * MAX_BATCH);
+pub(super) fn start<W: Batched>(store: Store) -> Tasks<W> {
+    let (tx, mut rx) = mpsc::channel::<Job<W>>(4 * MAX_BATCH);
     tokio::spawn(async move {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-            J::settle(&store, std::mem::take(&mut jobs)).await;
+            settle(&store, std::mem::take(&mut jobs)).await;
         }
     });
     tx
+}
+
+/// One batch: the first write of each key together, then, alone and in
+/// order, every write the batch left (a second write of a key, a write the
+/// batch could not settle, every write of a batch that failed).
+async fn settle<W: Batched>(store: &Store, jobs: Vec<Job<W>>) {
+    let (batched, mut alone): (Vec<Job<W>>, Vec<Job<W>>) = {
+        let mut seen = HashSet::with_capacity(jobs.len());
+        jobs.into_iter().partition(|j| seen.insert(j.write.key()))
+    };
+    if !batched.is_empty() {
+        let (writes, replies): (Vec<W>, Vec<_>) = batched.into_iter().map(|j| (j.write, j.reply)).unzip();
+        let started = std::time::Instant::now();
+        let outcome = W::batch(store, &writes).await;
+        match &outcome {
+            Ok(_) => tracing::debug!(
+                kind = std::any::type_name::<W>(),
+                writes = writes.len(),
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "batch settled"
+            ),
+            Err(e) => tracing::debug!(
+                kind = std::any::type_name::<W>(),
+                writes = writes.len(),
+                error = %e,
+                "batch failed; settling each write alone"
+            ),
+        }
+        let mut outcomes = outcome.unwrap_or_default().into_iter();
+        let mut left = Vec::new();
+        for (write, reply) in writes.into_iter().zip(replies) {
+            match outcomes.next().flatten() {
+                Some(answer) => {
+                    let _ = reply.send(Ok(answer));
+                }
+                None => left.push(Job { write, reply }),
+            }
+        }
+        alone.splice(0..0, left);
+    }
+    for job in alone {
+        let _ = job.reply.send(job.write.alone(store).await);
+    }
 }
 
 #[cfg(test)]

@@ -30,8 +30,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection as _};
 
+use crate::domain::Clock;
+
 pub use cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
-pub use codes::{RedeemDecision, Redemption};
+pub use codes::{Redemption, RedemptionAttempt};
 pub use import::{BATCH as IMPORT_BATCH, ImportedKey, ImportedLogin, ImportedUser, Importer};
 pub use records::*;
 pub use recovery::{CodePurpose, QueuedMail};
@@ -170,15 +172,17 @@ pub struct Store {
     cache: Arc<cache::Cache>,
     /// The writer task that group-commits token exchanges (`None` in the
     /// writer's own copy of the store, which settles them directly).
-    redeemer: Option<tokio::sync::mpsc::Sender<group_commit::Exchange>>,
+    redeemer: Option<group_commit::Tasks<group_commit::Exchange>>,
     /// The same for create-code's approvals, and for the consent page's
     /// pending requests.
-    approver: Option<tokio::sync::mpsc::Sender<group_commit::Approval>>,
-    recorder: Option<tokio::sync::mpsc::Sender<group_commit::PendingWrite>>,
+    approver: Option<group_commit::Tasks<group_commit::Approval>>,
+    recorder: Option<group_commit::Tasks<group_commit::PendingWrite>>,
     /// Keys' "last used" times waiting to be written (see `touch_key`).
     touches: Option<tokio::sync::mpsc::Sender<(String, i64)>>,
     /// What was opened, for the start line: see [`Store::opened`].
     opened: Arc<Opened>,
+    /// The time the cache ages its entries by, and the service judges by.
+    clock: Clock,
 }
 
 /// The database a store opened, and its schema.
@@ -304,19 +308,33 @@ impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database:
     /// what the server does.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Store, open::OpenError> {
-        Store::open(url, settings, true).await
+        Store::open(url, settings, true, Clock::System).await
+    }
+
+    /// The same, with time read from `clock` (a test's manual clock).
+    pub async fn connect_with_clock(
+        url: &str,
+        settings: &PoolSettings,
+        clock: Clock,
+    ) -> Result<Store, open::OpenError> {
+        Store::open(url, settings, true, clock).await
+    }
+
+    /// The clock this store (and the service over it) reads the time from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Opens an existing tachi-auth database, read-write, and neither
     /// creates nor migrates it: what operator commands do.
     pub async fn open_existing(url: &str, settings: &PoolSettings) -> Result<Store, open::OpenError> {
-        Store::open(url, settings, false).await
+        Store::open(url, settings, false, Clock::System).await
     }
 
-    async fn open(url: &str, settings: &PoolSettings, create: bool) -> Result<Store, open::OpenError> {
+    async fn open(url: &str, settings: &PoolSettings, create: bool, clock: Clock) -> Result<Store, open::OpenError> {
         let config = |e: sqlx::Error| open::OpenError(format!("invalid database URL: {}", open::reason(&e)));
         let mut opened = Opened { database: open::describe(url), ..Opened::default() };
-        let cache = Arc::new(cache::Cache::default());
+        let cache = Arc::new(cache::Cache::new(clock.clone()));
         let pool = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url).map_err(config)?;
             let fail = |e: sqlx::Error| open::pg_error(&opts, url, &e);
@@ -404,7 +422,8 @@ impl Store {
             return Err(open::OpenError("the database URL must start with sqlite: or postgres:".into()));
         };
         let opened = Arc::new(opened);
-        let mut store = Store { pool, cache, redeemer: None, approver: None, recorder: None, touches: None, opened };
+        let mut store =
+            Store { pool, cache, redeemer: None, approver: None, recorder: None, touches: None, opened, clock };
         store.start_toucher();
         // A batch task's own copy has no batch senders: it settles its jobs
         // directly, and a sender it held would keep a task alive.
@@ -531,9 +550,14 @@ impl Store {
     /// A store on a fresh SQLite file in a temporary directory (deleted
     /// with the returned guard).
     pub(crate) async fn sqlite_for_tests() -> (tempfile::TempDir, Store) {
+        Store::sqlite_for_tests_with(Clock::System).await
+    }
+
+    /// The same, on `clock`.
+    pub(crate) async fn sqlite_for_tests_with(clock: Clock) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        (dir, Store::connect(&url, &PoolSettings::default()).await.unwrap())
+        (dir, Store::connect_with_clock(&url, &PoolSettings::default(), clock).await.unwrap())
     }
 }
 

@@ -3,6 +3,7 @@
 
 use sqlx::FromRow;
 
+use crate::domain::exchange::AuthCode;
 use crate::domain::{PermissionSet, SecretHash};
 
 #[derive(Debug, Clone)]
@@ -323,16 +324,6 @@ macro_rules! bind_pending {
 }
 pub(super) use bind_pending;
 
-#[derive(Debug, Clone)]
-pub struct AuthCodeRecord {
-    pub user_id: i64,
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub permissions: PermissionSet,
-    pub code_challenge: Option<String>,
-    pub created_at: i64,
-}
-
 #[derive(FromRow)]
 pub(super) struct AuthCodeRow {
     user_id: i64,
@@ -343,9 +334,9 @@ pub(super) struct AuthCodeRow {
     created_at: i64,
 }
 
-impl From<AuthCodeRow> for AuthCodeRecord {
+impl From<AuthCodeRow> for AuthCode {
     fn from(r: AuthCodeRow) -> Self {
-        AuthCodeRecord {
+        AuthCode {
             user_id: r.user_id,
             client_id: r.client_id,
             redirect_uri: r.redirect_uri,

@@ -97,16 +97,6 @@ impl Store {
         Ok(found.flatten())
     }
 
-    /// The user and key an (already used) authorization code issued.
-    pub async fn key_of_code(
-        &self,
-        code_hash: &crate::domain::SecretHash,
-        client_id: &str,
-    ) -> StoreResult<Option<(i64, Option<String>)>> {
-        let sql = "SELECT user_id, key_id FROM auth_codes WHERE code_hash = $1 AND client_id = $2";
-        on_pool!(self, p => Ok(sqlx::query_as(sql).bind(code_hash.as_bytes()).bind(client_id).fetch_optional(p).await?))
-    }
-
     /// Forgets the events older than `before` (ms).
     pub async fn prune_security_log(&self, before: i64) -> StoreResult<u64> {
         on_writer!(self, db => Ok(sqlx::query("DELETE FROM security_log WHERE at < $1")

@@ -104,14 +104,16 @@ async fn the_exchange_answers_the_original_status_codes() {
 
 #[tokio::test]
 async fn an_expired_code_is_refused_like_an_unknown_one() {
-    let server = TestServer::start_with(|a| a.code_lifetime = 1).await;
+    let server = TestServer::start_with(|a| a.code_lifetime = 60).await;
     let author = server.register("authorA").await;
     let user = server.register("playerB").await;
     let client = server.client_of(&author, &["submit_score"]).await;
-    let code = user.approve(&client).await;
+    let (in_time, late) = (user.approve(&client).await, user.approve(&client).await);
     let unknown = expect_err(server.exchange(&client, "no-such-code").await, StatusCode::NOT_FOUND).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let expired = expect_err(server.exchange(&client, &code).await, StatusCode::NOT_FOUND).await;
+    server.clock.advance(Duration::from_secs(59));
+    expect_ok(server.exchange(&client, &in_time).await).await;
+    server.clock.advance(Duration::from_secs(2));
+    let expired = expect_err(server.exchange(&client, &late).await, StatusCode::NOT_FOUND).await;
     assert_eq!(expired, unknown);
 }
 

@@ -3,7 +3,6 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::now_ms;
 use crate::http::AppState;
 use crate::http::envelope::{ApiOk, ApiResult};
 use crate::http::extract::{ApiQuery, Auth, OptionalJson};
@@ -29,7 +28,7 @@ fn status(state: &AppState, caller: &Caller, echo: Option<String>) -> ApiOk<Stat
     ApiOk(
         "Status check successful.".into(),
         Status {
-            server_time: now_ms(),
+            server_time: state.svc.now_ms(),
             start_time: state.svc.started_at,
             version: env!("CARGO_PKG_VERSION"),
             whoami: caller.user.as_ref().map(|u| u.id),

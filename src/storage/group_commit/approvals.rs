@@ -11,10 +11,8 @@
 //! An approval names the pending request by its id, and must come from the
 //! session the request was shown to.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write;
-
-use tokio::sync::oneshot;
 
 use super::Batched;
 use crate::domain::SecretHash;
@@ -24,39 +22,31 @@ use crate::storage::{
     write_transaction,
 };
 
-/// One create-code waiting for its batch.
+/// One create-code. Answered `None` when there is no live pending request
+/// by that id for that session.
 pub(in crate::storage) struct Approval {
     pub session: SecretHash,
     pub id: RequestId,
     /// Only a request created after this time (ms) may be approved.
     pub newer_than: i64,
     pub code: NewAuthCode,
-    /// `Ok(None)`: no live pending request by that id for that session.
-    pub reply: oneshot::Sender<StoreResult<Option<PendingRequest>>>,
 }
 
 impl Batched for Approval {
-    async fn settle(store: &Store, jobs: Vec<Approval>) {
-        let mut seen = HashSet::with_capacity(jobs.len());
-        let (batched, mut alone): (Vec<Approval>, Vec<Approval>) = jobs.into_iter().partition(|j| seen.insert(j.id));
-        if !batched.is_empty() {
-            match approve_batch(store, &batched).await {
-                Ok(taken) => {
-                    for (job, request) in batched.into_iter().zip(taken) {
-                        let _ = job.reply.send(Ok(request));
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(approvals = batched.len(), error = %e, "approval batch failed; settling each alone");
-                    alone.splice(0..0, batched);
-                }
-            }
-        }
-        // After the batch: a second approval of a request meets it taken.
-        for job in alone {
-            let outcome = store.approve_pending_request_alone(&job.session, job.id, job.newer_than, &job.code).await;
-            let _ = job.reply.send(outcome);
-        }
+    type Output = Option<PendingRequest>;
+    type Key = RequestId;
+
+    fn key(&self) -> RequestId {
+        self.id
+    }
+
+    async fn alone(&self, store: &Store) -> StoreResult<Option<PendingRequest>> {
+        store.approve_pending_request_alone(&self.session, self.id, self.newer_than, &self.code).await
+    }
+
+    /// Every approval is settled: a request not taken is not live.
+    async fn batch(store: &Store, jobs: &[Approval]) -> StoreResult<Vec<Option<Option<PendingRequest>>>> {
+        Ok(approve_batch(store, jobs).await?.into_iter().map(Some).collect())
     }
 }
 

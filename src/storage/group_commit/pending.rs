@@ -7,43 +7,32 @@
 //! of a batch that failed, is written alone after it, as it would have been
 //! one by one.
 
-use std::collections::HashSet;
-
-use tokio::sync::oneshot;
-
 use super::Batched;
 use crate::domain::SecretHash;
 use crate::storage::records::{PENDING_INSERT, PENDING_UPSERT, PENDING_WIDTH, bind_pending};
 use crate::storage::{Params, PendingRequest, Store, StoreResult, on_writer, push_placeholders};
 
-/// One consent page's request waiting for its batch.
+/// One consent page's request.
 pub(in crate::storage) struct PendingWrite {
     pub session: SecretHash,
     pub request: PendingRequest,
-    pub reply: oneshot::Sender<StoreResult<()>>,
 }
 
 impl Batched for PendingWrite {
-    async fn settle(store: &Store, jobs: Vec<PendingWrite>) {
-        let mut seen = HashSet::with_capacity(jobs.len());
-        let (batched, mut alone): (Vec<PendingWrite>, Vec<PendingWrite>) =
-            jobs.into_iter().partition(|j| seen.insert(j.request.id));
-        if !batched.is_empty() {
-            match write_batch(store, &batched).await {
-                Ok(()) => {
-                    for job in batched {
-                        let _ = job.reply.send(Ok(()));
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(requests = batched.len(), error = %e, "pending-request batch failed; writing each alone");
-                    alone.splice(0..0, batched);
-                }
-            }
-        }
-        for job in alone {
-            let _ = job.reply.send(store.put_pending_request_alone(&job.session, &job.request).await);
-        }
+    type Output = ();
+    type Key = crate::storage::RequestId;
+
+    fn key(&self) -> Self::Key {
+        self.request.id
+    }
+
+    async fn alone(&self, store: &Store) -> StoreResult<()> {
+        store.put_pending_request_alone(&self.session, &self.request).await
+    }
+
+    async fn batch(store: &Store, writes: &[PendingWrite]) -> StoreResult<Vec<Option<()>>> {
+        write_batch(store, writes).await?;
+        Ok(vec![Some(()); writes.len()])
     }
 }
 

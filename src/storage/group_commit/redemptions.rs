@@ -5,76 +5,50 @@
 //! time on round trips and commits; here a batch costs the same statements
 //! however many exchanges it holds: one `UPDATE … FROM (VALUES …) RETURNING`
 //! that claims every code, one multi-row `INSERT` of the keys, inside `BEGIN`
-//! and `COMMIT` (on SQLite, sent as two calls, not four). Every reply is sent
-//! after `COMMIT` returned, so a 200 still means committed.
+//! and `COMMIT` (on SQLite, sent as two calls, not four). Between the two,
+//! each claimed code is judged by the domain's rule (`exchange::check`), once.
+//! Every reply is sent after `COMMIT` returned, so a 200 still means committed.
 //!
 //! Only the common case is batched: a live code, presented for the first time
 //! in the batch. Anything else (an unknown, expired or used code, the second
-//! copy of a code in one batch, a batch that failed) is handed back to its
-//! caller, which settles it alone (`Store::redeem_code_alone`) with the exact
-//! single-use and replay rules.
+//! copy of a code in one batch, a batch that failed) is settled alone after
+//! the batch (`Store::redeem_code_alone`), with the exact single-use and
+//! replay rules.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write;
-
-use tokio::sync::oneshot;
 
 use super::Batched;
 use crate::domain::SecretHash;
-use crate::storage::codes::RedeemDecision;
+use crate::domain::exchange::{self, AuthCode};
+use crate::storage::codes::RedemptionAttempt;
 use crate::storage::records::{AUTH_CODE_COLUMNS, AuthCodeRow, NEW_KEY_COLUMNS, bind_new_key};
 use crate::storage::{
-    AuthCodeRecord, NewApiKey, Params, Pool, Redemption, Store, StoreError, push_placeholders, write_transaction,
+    NewApiKey, Params, Pool, Redemption, Store, StoreError, StoreResult, push_placeholders, write_transaction,
 };
 
-/// One token exchange waiting for its batch.
-pub(in crate::storage) struct Exchange {
-    pub code: SecretHash,
-    pub client_id: String,
-    /// The id of the key `decide` makes, recorded on the code.
-    pub key_id: String,
-    pub now: i64,
-    pub decide: RedeemDecision,
-    /// `Err` hands the job back: settle it alone.
-    pub reply: oneshot::Sender<Result<Redemption, RedeemDecision>>,
-}
+/// One token exchange.
+pub(in crate::storage) struct Exchange(pub RedemptionAttempt);
 
 impl Batched for Exchange {
-    async fn settle(store: &Store, jobs: Vec<Exchange>) {
-        // The first job of each code is batched; later copies go alone, where
-        // they meet the used code (a replay) as they should.
-        let mut seen = HashSet::with_capacity(jobs.len());
-        let (batched, alone): (Vec<Exchange>, Vec<Exchange>) = jobs.into_iter().partition(|j| seen.insert(j.code));
-        for job in alone {
-            let _ = job.reply.send(Err(job.decide));
-        }
-        if batched.is_empty() {
-            return;
-        }
-        let started = std::time::Instant::now();
-        let outcomes = redeem_batch(store, &batched).await;
-        tracing::debug!(
-            exchanges = batched.len(),
-            elapsed_us = started.elapsed().as_micros() as u64,
-            ok = outcomes.is_ok(),
-            "batch settled"
-        );
-        let mut outcomes = outcomes.unwrap_or_default().into_iter();
-        for job in batched {
-            // A code the batch did not use up (unknown, expired, used), or a
-            // batch that failed: settled alone, with the exact rules.
-            let outcome = outcomes.next().flatten();
-            let _ = job.reply.send(outcome.ok_or(job.decide));
-        }
+    type Output = Redemption;
+    type Key = SecretHash;
+
+    fn key(&self) -> SecretHash {
+        self.0.code
+    }
+
+    async fn alone(&self, store: &Store) -> StoreResult<Redemption> {
+        store.redeem_code_alone(&self.0).await
+    }
+
+    async fn batch(store: &Store, jobs: &[Exchange]) -> StoreResult<Vec<Option<Redemption>>> {
+        redeem_batch(store, jobs).await
     }
 }
 
-/// What the batch settled for each of its jobs, in their order (`None`: left
-/// for the job to settle alone).
-type Settled = Vec<Option<Redemption>>;
-
-async fn redeem_batch(store: &Store, jobs: &[Exchange]) -> Result<Settled, StoreError> {
-    let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
+async fn redeem_batch(store: &Store, jobs: &[Exchange]) -> Result<Vec<Option<Redemption>>, StoreError> {
+    let now = jobs.iter().map(|j| j.0.now).max().unwrap_or_default();
     // On SQLite the claim opens the transaction and the insert commits it
     // (see `write_transaction!`).
     let sqlite = matches!(store.pool, Pool::Sqlite(..));
@@ -97,13 +71,13 @@ async fn redeem_batch(store: &Store, jobs: &[Exchange]) -> Result<Settled, Store
     write_transaction!(store, committed: Result::is_ok, db => {
         let mut q = sqlx::query_as::<_, ConsumedRow>(&claim).bind(now);
         for j in jobs {
-            q = q.bind(j.code.as_bytes()).bind(j.client_id.as_str()).bind(j.key_id.as_str());
+            q = q.bind(j.0.code.as_bytes()).bind(j.0.client_id.as_str()).bind(j.0.key_id.as_str());
         }
         if sqlite {
             q = q.bind(now);
         }
         let consumed = q.fetch_all(&mut *db).await?;
-        let (settled, keys) = decide_all(jobs, consumed);
+        let (mut settled, keys) = judge_all(jobs, consumed);
         // The keys' INSERT, then (on SQLite) the COMMIT; either may be absent.
         let mut statement = String::new();
         if !keys.is_empty() {
@@ -120,38 +94,36 @@ async fn redeem_batch(store: &Store, jobs: &[Exchange]) -> Result<Settled, Store
         }
         if !statement.is_empty() {
             let mut q = sqlx::query(&statement);
-            for k in &keys {
+            for (_, k) in &keys {
                 q = bind_new_key!(q, k);
             }
             q.execute(&mut *db).await?;
+        }
+        for (i, key) in keys {
+            settled[i] = Some(Redemption::Issued(key.into_record()));
         }
         Ok::<_, StoreError>(settled)
     })
 }
 
-/// Runs each consumed code's decision: what the batch settles for each job,
-/// and the keys to insert.
-fn decide_all(jobs: &[Exchange], consumed: Vec<ConsumedRow>) -> (Settled, Vec<NewApiKey>) {
-    // The batch holds each code once (see `settle`), and claimed it only for
-    // the client of that job.
-    let position: HashMap<SecretHash, usize> = jobs.iter().enumerate().map(|(i, j)| (j.code, i)).collect();
-    let mut settled: Settled = std::iter::repeat_with(|| None).take(jobs.len()).collect();
-    let mut keys: Vec<NewApiKey> = Vec::with_capacity(consumed.len());
+/// Judges each claimed code once: the refusals the batch settles, and the
+/// keys to insert with the position of the job each answers.
+fn judge_all(jobs: &[Exchange], consumed: Vec<ConsumedRow>) -> (Vec<Option<Redemption>>, Vec<(usize, NewApiKey)>) {
+    // The batch holds each code once (see `group_commit::settle`), and
+    // claimed it only for the client of that job.
+    let position: HashMap<SecretHash, usize> = jobs.iter().enumerate().map(|(i, j)| (j.0.code, i)).collect();
+    let mut settled: Vec<Option<Redemption>> = std::iter::repeat_with(|| None).take(jobs.len()).collect();
+    let mut keys = Vec::with_capacity(consumed.len());
     for row in consumed {
         let Some(&i) = SecretHash::from_bytes(&row.code_hash).and_then(|code| position.get(&code)) else {
             continue;
         };
-        let record = AuthCodeRecord::from(row.code);
-        let job = &jobs[i];
-        settled[i] = Some(match (job.decide)(&record) {
-            Some(key) => {
-                debug_assert_eq!(key.id, job.key_id, "the key has the id its code recorded");
-                let issued = key.clone().into_record();
-                keys.push(key);
-                Redemption::Issued { code: record, key: issued }
-            }
-            None => Redemption::Refused(record),
-        });
+        let code = AuthCode::from(row.code);
+        let attempt = &jobs[i].0;
+        match exchange::check(&code, &attempt.presented()) {
+            Ok(()) => keys.push((i, attempt.key_for(&code))),
+            Err(refusal) => settled[i] = Some(Redemption::Refused(refusal)),
+        }
     }
     (settled, keys)
 }

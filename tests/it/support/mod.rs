@@ -20,6 +20,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tachi_auth::App;
 use tachi_auth::config::ServeArgs;
+use tachi_auth::domain::Clock;
 use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -63,6 +64,9 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub base: String,
     pub database_url: String,
+    /// The server's time: the system's, plus what a test moved it on by
+    /// (`clock.advance(…)`), so that codes and sessions expire without waiting.
+    pub clock: Clock,
     shutdown: Option<oneshot::Sender<()>>,
     _db: db::TestDatabase,
 }
@@ -76,12 +80,12 @@ impl TestServer {
     pub async fn start_with(configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
         let db = db::TestDatabase::create().await;
         let url = db.url.clone();
-        TestServer::start_on(db, url, configure).await
+        TestServer::start_on(db, url, Clock::shifted(), configure).await
     }
 
     /// Starts a server on a database the test owns (e.g. its own PostgreSQL).
     pub async fn start_on_database(url: String, configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
-        TestServer::start_on(db::TestDatabase::shared(), url, configure).await
+        TestServer::start_on(db::TestDatabase::shared(), url, Clock::shifted(), configure).await
     }
 
     /// The helpers for a server this harness did not start (the real binary
@@ -91,17 +95,24 @@ impl TestServer {
             addr,
             base: format!("http://{addr}"),
             database_url: database_url.to_owned(),
+            clock: Clock::System,
             shutdown: None,
             _db: db::TestDatabase::shared(),
         }
     }
 
-    /// Starts another server sharing this one's database (a second instance).
+    /// Starts another server sharing this one's database (a second instance),
+    /// and its clock.
     pub async fn another_instance(&self) -> TestServer {
-        TestServer::start_on(db::TestDatabase::shared(), self.database_url.clone(), |_| {}).await
+        TestServer::start_on(db::TestDatabase::shared(), self.database_url.clone(), self.clock.clone(), |_| {}).await
     }
 
-    async fn start_on(db: db::TestDatabase, url: String, configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
+    async fn start_on(
+        db: db::TestDatabase,
+        url: String,
+        clock: Clock,
+        configure: impl FnOnce(&mut ServeArgs),
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().unwrap();
         let mut args = ServeArgs::defaults();
@@ -109,12 +120,12 @@ impl TestServer {
         args.database.database_url = url.clone();
         args.public_url = Some(format!("http://{addr}").parse().unwrap());
         configure(&mut args);
-        let app = App::build(&args).await.expect("the app builds on a fresh database");
+        let app = App::build_with_clock(&args, clock.clone()).await.expect("the app builds on a fresh database");
         let (tx, rx) = oneshot::channel();
         tokio::spawn(app.serve(listener, async {
             let _ = rx.await;
         }));
-        TestServer { addr, base: format!("http://{addr}"), database_url: url, shutdown: Some(tx), _db: db }
+        TestServer { addr, base: format!("http://{addr}"), database_url: url, clock, shutdown: Some(tx), _db: db }
     }
 
     pub fn url(&self, path: &str) -> String {
