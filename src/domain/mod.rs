@@ -8,6 +8,7 @@ pub mod permission;
 pub mod pkce;
 pub mod secret;
 pub mod user;
+pub mod webhook;
 
 pub use permission::{Permission, PermissionSet};
 pub use secret::{PlainSecret, SecretHash, SecretKind};

@@ -13,6 +13,7 @@ pub mod db;
 pub mod mail;
 pub mod postgres;
 pub mod tachi;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 
@@ -99,6 +100,11 @@ impl TestServer {
     /// Starts another server sharing this one's database (a second instance).
     pub async fn another_instance(&self) -> TestServer {
         TestServer::start_on(db::TestDatabase::shared(), self.database_url.clone(), |_| {}).await
+    }
+
+    /// Another instance on this one's database, with settings changed by `configure`.
+    pub async fn another_instance_with(&self, configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        TestServer::start_on(db::TestDatabase::shared(), self.database_url.clone(), configure).await
     }
 
     async fn start_on(db: db::TestDatabase, url: String, configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
