@@ -93,12 +93,13 @@ impl Sender {
     /// The addresses `url`'s host resolves to, each checked by the guard.
     async fn checked_addresses(&self, url: &Url) -> Result<Vec<SocketAddr>, SendError> {
         let (host, addrs) = resolve(url).await?;
-        if !self.allow_private
-            && let Some(bad) = addrs.iter().find(|a| !is_public_address(a.ip()))
-        {
+        // The address itself is not said: the author would learn how the
+        // server's own network resolves names.
+        if !self.allow_private && addrs.iter().any(|a| !is_public_address(a.ip())) {
+            let what =
+                if matches!(url.host(), Some(Host::Domain(_))) { "resolves to an address that is" } else { "is" };
             return Err(SendError::Refused(format!(
-                "{host} resolves to {}, which is not a public address (see --webhook-allow-private)",
-                bad.ip()
+                "{host} {what} not public: this server sends webhooks to public addresses only"
             )));
         }
         Ok(addrs)

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::binary::{RunningBinary, run_command};
@@ -322,7 +322,7 @@ async fn a_webhook_to_a_private_address_is_refused_without_the_allow_flag() {
             .post("/clients/create", json!({ "name": "Sneaky", "webhookUri": url, "permissions": ["submit_score"] }))
             .await;
         let why = expect_err(res, StatusCode::BAD_REQUEST).await;
-        assert!(why.contains("webhookUri") && why.contains("not a public address"), "{url}: {why}");
+        assert!(why.contains("webhookUri") && why.contains("public addresses only"), "{url}: {why}");
     }
     let res = author
         .post(
@@ -348,7 +348,7 @@ async fn a_webhook_to_a_private_address_is_refused_without_the_allow_flag() {
         let listed = deliveries(&author, &client).await;
         if listed.len() == 2 && listed.iter().all(|d| d["state"] == "failed") {
             let why = listed[0]["lastError"].as_str().unwrap();
-            assert!(why.contains("not a public address"), "{why}");
+            assert!(why.contains("public addresses only"), "{why}");
             assert_eq!(listed[0]["attempts"], 1, "refused at once, not retried");
             break;
         }
@@ -406,5 +406,66 @@ async fn the_webhook_settings_are_checked_flags_and_config_file_keys() {
         assert!(!out.success, "{bad} is refused");
         assert!(out.stderr.contains(bad.split(' ').next().unwrap()), "{bad}: {}", out.stderr);
     }
-    let _ = Method::GET;
+}
+
+/// The author's dashboard lists each client's recent deliveries with their
+/// state, and rotates the signing secret, shown once.
+#[tokio::test]
+async fn the_dashboard_shows_each_clients_deliveries_and_rotates_the_secret() {
+    use crate::support::browser::Browser;
+    let server = server().await;
+    let receiver = Receiver::start().await;
+    let down = Receiver::down(crate::support::binary::free_addr());
+    let author = server.register("shown_author").await;
+    let player = server.register("shown_player").await;
+    let (client, _) = client_with_webhook(&author, &receiver.url).await;
+    let (_, first) = authorize(&server, &player, &client).await;
+    let (_, second) = authorize(&server, &player, &client).await;
+    revoke(&player, &first).await;
+    revoke(&player, &second).await;
+    expect_ok(author.post(&format!("/clients/{}/reset-secret", client.id), json!({})).await).await;
+    receiver.wait_for(4, ARRIVES_WITHIN).await;
+    let unreachable = author
+        .create_client(json!({
+            "name": "Offline Integration", "redirectUri": REDIRECT, "webhookUri": down.url,
+            "permissions": ["submit_score"],
+        }))
+        .await;
+    let (_, third) = authorize(&server, &player, &unreachable).await;
+    revoke(&player, &third).await;
+    let start = Instant::now();
+    while !deliveries(&author, &unreachable).await.iter().all(|d| d["attempts"].as_i64() >= Some(2)) {
+        assert!(start.elapsed() < ARRIVES_WITHIN);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let b = Browser::start().await;
+    b.goto(&server.url("/login")).await;
+    b.fill("#username", "shown_author").await;
+    b.fill("#password", crate::support::PASSWORD).await;
+    b.click("form[action='/login'] button[type=submit]").await;
+    b.wait_url("the dashboard", |u| u.path() == "/").await;
+    let listed = b.text(&format!("#deliveries-{} + ul", client.id)).await;
+    assert_eq!(listed.matches("delivered").count(), 4, "{listed}");
+    for kind in ["key.revoked", "app.deauthorized", "client.secret_reset"] {
+        assert!(listed.contains(kind), "{kind} in {listed}");
+    }
+    let pending = b.text(&format!("#deliveries-{} + ul", unreachable.id)).await;
+    assert!(pending.contains("pending") && pending.contains("next attempt"), "{pending}");
+    b.assert_no_horizontal_scroll().await;
+    b.screenshot("dashboard-deliveries").await;
+    // The clients' section alone, in a window tall enough to hold it.
+    b.resize((1280, 3000)).await;
+    let shot = b.find("#clients").await.screenshot().await.unwrap();
+    b.resize(crate::support::browser::DESKTOP).await;
+    let dir = crate::support::browser::screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("deliveries.png"), shot).unwrap();
+
+    b.click(&format!("form[action='/clients/{}/rotate-webhook-secret'] button", client.id)).await;
+    let secret = b.find("#webhook-secret").await.prop("value").await.unwrap().unwrap();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert!(b.text(".warning").await.contains("only"));
+    b.screenshot("webhook-secret").await;
+    b.close().await;
 }
