@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::service::limits::LimitSettings;
-use crate::service::{AccountSettings, Settings};
+use crate::service::{AccountSettings, Settings, WebhookSettings};
 use crate::storage::PoolSettings;
 
 #[derive(Debug, Parser)]
@@ -170,6 +170,39 @@ pub struct ServeArgs {
     pub connections: ConnectionArgs,
     #[command(flatten)]
     pub accounts: AccountArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// Signed events to clients' webhooks.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Let webhooks reach loopback, link-local and private addresses (for
+    /// tests and intranets). Without it, a webhook whose host resolves to
+    /// any such address is refused, when set and when sent to.
+    #[arg(long, env = "TACHI_AUTH_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+    /// How long one delivery may take, from resolving the host to the answer's status line (1–60).
+    #[arg(long, env = "TACHI_AUTH_WEBHOOK_TIMEOUT", default_value_t = 5, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhook_timeout: u64,
+    /// How long an event is retried before it is given up (60–604800).
+    #[arg(long, env = "TACHI_AUTH_WEBHOOK_RETRY_HORIZON", default_value_t = 24 * 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..=604_800))]
+    pub webhook_retry_horizon: u64,
+    /// The first wait before a failed delivery is tried again; it doubles
+    /// with each failure, up to an hour (10–3600000).
+    #[arg(long, env = "TACHI_AUTH_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub webhook_retry_base_ms: u64,
+}
+
+impl WebhookArgs {
+    pub fn settings(&self) -> WebhookSettings {
+        WebhookSettings {
+            allow_private: self.webhook_allow_private,
+            timeout: Duration::from_secs(self.webhook_timeout),
+            retry_horizon: Duration::from_secs(self.webhook_retry_horizon),
+            retry_base: Duration::from_millis(self.webhook_retry_base_ms),
+        }
+    }
 }
 
 /// Mail, password resets and e-mail verification.
@@ -256,6 +289,7 @@ impl ServeArgs {
                 ..LimitSettings::default()
             },
             accounts: self.accounts.settings(),
+            webhooks: self.webhooks.settings(),
         }
     }
 

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,6 +109,8 @@ impl App {
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.state.svc.clone()));
         let mail = tokio::spawn(self.state.svc.clone().run_mail_queue());
+        let (stop_webhooks, webhooks_stop) = tokio::sync::watch::channel(false);
+        let webhooks = tokio::spawn(self.state.svc.clone().run_webhooks(webhooks_stop));
         let metrics = self.metrics.map(|(listener, handle)| {
             let upkeep = tokio::spawn(telemetry::upkeep(handle.clone()));
             let router = telemetry::metrics_router(handle, self.state.svc.store.clone());
@@ -118,6 +121,13 @@ impl App {
             http::server::serve(listener, http::router(self.state.clone()), self.connections.clone(), shutdown).await;
         sweeper.abort();
         mail.abort();
+        // The webhook worker finishes the attempts under way (each bounded
+        // by its timeout); one cut short is sent again after a restart.
+        let _ = stop_webhooks.send(true);
+        let limit = self.state.svc.settings.webhooks.timeout + Duration::from_secs(1);
+        if tokio::time::timeout(limit, webhooks).await.is_err() {
+            tracing::warn!("webhook deliveries still under way at shutdown: they will be sent again");
+        }
         if let Some((upkeep, serving)) = metrics {
             upkeep.abort();
             serving.abort();
@@ -148,6 +158,10 @@ async fn sweep_expired(svc: Arc<Service>) {
         }
         if let Err(e) = svc.store.delete_expired_account_codes(now).await {
             tracing::warn!(error = %e, "could not sweep expired account codes");
+        }
+        let kept = service::webhooks::DELIVERIES_KEPT.as_millis() as i64;
+        if let Err(e) = svc.store.prune_webhooks(now - kept).await {
+            tracing::warn!(error = %e, "could not prune the webhook outbox");
         }
         let keep = svc.settings.accounts.security_log_retention.as_millis() as i64;
         if let Err(e) = svc.store.prune_security_log(now - keep).await {

@@ -52,3 +52,15 @@ ensure_smtp_server() {
   python3 -m pip install -q aiosmtpd 2>/dev/null \
     || python3 -m pip install -q --break-system-packages aiosmtpd
 }
+
+# Python's standardwebhooks: the Standard Webhooks library an integration
+# author would verify our events with (tests/clients/python/verify_webhook.py,
+# driven by tests/it/webhooks.rs).
+ensure_webhook_verifier() {
+  command -v python3 >/dev/null || apt_install python3
+  python3 -c 'import standardwebhooks' 2>/dev/null && return 0
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  step "installing standardwebhooks from PyPI"
+  python3 -m pip install -q standardwebhooks 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages standardwebhooks
+}

@@ -10,6 +10,7 @@ pub mod permission;
 pub mod pkce;
 pub mod secret;
 pub mod user;
+pub mod webhook;
 
 pub use clock::Clock;
 pub use permission::{Permission, PermissionSet};

@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use crate::domain::client::{self, ClientName};
 use crate::domain::secret::random_id;
+use crate::domain::webhook::SigningSecret;
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretKind};
 use crate::storage::{ClientChanges, ClientRecord};
 
@@ -86,6 +87,16 @@ fn validated_record(
     })
 }
 
+/// A client just registered, with its secrets in clear: shown once.
+#[derive(Debug)]
+pub struct CreatedClient {
+    pub client: ClientRecord,
+    /// `None` for a public client.
+    pub secret: Option<PlainSecret>,
+    /// Signs the events sent to its webhook.
+    pub webhook_secret: SigningSecret,
+}
+
 /// A built-in client as the operator writes it in the configuration file:
 /// a `CX…` id, an optional secret (without one, only the Client File Flow,
 /// which needs no secret, can use it), and the fields of any client.
@@ -130,11 +141,10 @@ impl Service {
     /// clear here and never again.
     /// A public client gets no secret (`None`): the hash stored is of one
     /// nobody is given, so no secret authenticates it.
-    pub async fn create_client(
-        &self,
-        caller: &Caller,
-        d: ClientDraft,
-    ) -> ServiceResult<(ClientRecord, Option<PlainSecret>)> {
+    ///
+    /// Every new client also gets its webhook signing secret, returned here
+    /// once, so that a webhook can be set now or later.
+    pub async fn create_client(&self, caller: &Caller, d: ClientDraft) -> ServiceResult<CreatedClient> {
         let (user, _) = caller.session_user()?;
         if self.settings.accounts.require_verified_email && !self.store.email_verified(user.id).await? {
             return Err(ServiceError::Forbidden(crate::service::recovery::VERIFY_FIRST.into()));
@@ -142,8 +152,10 @@ impl Service {
         let secret = PlainSecret::generate(SecretKind::ClientSecret);
         let record = validated_record(d, random_id("CI"), Some(user.id), &secret, self.now_ms())?;
         self.check_name_is_not_the_sites(&record.name).await?;
+        self.check_webhook_destination(record.webhook_uri.as_deref()).await?;
         let cap = (!user.is_admin).then_some(self.settings.client_cap);
-        if !self.store.insert_client_capped(&record, cap).await? {
+        let webhook_secret = SigningSecret::generate();
+        if !self.store.insert_client_capped(&record, cap, Some(&webhook_secret)).await? {
             return Err(ServiceError::Invalid(format!(
                 "you already own the maximum of {} clients; delete one first",
                 self.settings.client_cap
@@ -152,7 +164,17 @@ impl Service {
         self.record(Some(user.id), "client created", actor::USER, Some(&record.client_id), None).await;
         let secret = (!record.public).then_some(secret);
         crate::telemetry::count("tachi_clients_total", "created");
-        Ok((record, secret))
+        Ok(CreatedClient { client: record, secret, webhook_secret })
+    }
+
+    /// A webhook URL must not lead the server's requests to a private
+    /// address (see `crate::webhook`): checked when it is set, and again at
+    /// every delivery.
+    async fn check_webhook_destination(&self, uri: Option<&str>) -> ServiceResult<()> {
+        match uri {
+            Some(uri) => self.webhook_sender.check_destination(uri).await.map_err(|e| Invalid::new(e).into()),
+            None => Ok(()),
+        }
     }
 
     /// Creates or updates the operator's built-in clients (at start-up).
@@ -228,7 +250,7 @@ impl Service {
     /// The client, if the session's user owns it (or is an admin).
     /// Checked in the original server's order: the client exists (404), then
     /// the session (401), then the ownership (403).
-    async fn owned_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
+    pub(super) async fn owned_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
         let client = self.client(client_id).await?;
         let (user, _) = caller.session_user()?;
         if client.author_id.is_none() {
@@ -252,6 +274,9 @@ impl Service {
         }
         if let Some(name) = &changes.name {
             self.check_name_is_not_the_sites(name).await?;
+        }
+        if let Some(Some(uri)) = &changes.webhook_uri {
+            self.check_webhook_destination(Some(uri)).await?;
         }
         self.store
             .update_client(client_id, &changes)

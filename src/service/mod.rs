@@ -11,6 +11,7 @@ pub mod limits;
 pub mod oauth;
 pub mod recovery;
 pub mod token_admin;
+pub mod webhooks;
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,31 @@ pub struct Settings {
     pub personal_key_cap: i64,
     pub limits: limits::LimitSettings,
     pub accounts: AccountSettings,
+    pub webhooks: WebhookSettings,
+}
+
+/// Events to clients' webhooks (see `webhooks`).
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Deliveries may go to loopback, link-local and private addresses.
+    pub allow_private: bool,
+    /// The most one delivery may take.
+    pub timeout: Duration,
+    /// How long an event is retried before it is given up.
+    pub retry_horizon: Duration,
+    /// The first wait after a failure; it doubles with each.
+    pub retry_base: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            allow_private: false,
+            timeout: Duration::from_secs(5),
+            retry_horizon: Duration::from_secs(24 * 3600),
+            retry_base: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Account recovery and verification (see `recovery`).
@@ -75,6 +101,7 @@ impl Default for Settings {
             personal_key_cap: 100,
             limits: limits::LimitSettings::default(),
             accounts: AccountSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -91,13 +118,17 @@ pub struct Service {
     pub mailer: Option<crate::mail::Mailer>,
     /// Wakes the mail worker when a mail is queued.
     pub mail_queued: tokio::sync::Notify,
+    /// Sends webhook deliveries, behind the SSRF guard.
+    pub webhook_sender: crate::webhook::Sender,
 }
 
 impl Service {
     pub fn new(store: Store, settings: Settings) -> Self {
         let limits = limits::Limits::new(&settings.limits);
         let clock = store.clock().clone();
+        let webhook_sender = crate::webhook::Sender::new(settings.webhooks.allow_private, settings.webhooks.timeout);
         Service {
+            webhook_sender,
             store,
             settings,
             limits,

@@ -2,11 +2,13 @@
 
 use super::codes::insert_key_query;
 use super::records::{ApiKeyRow, BearerRow};
+use super::webhooks::{enqueue_events, webhook_target};
 use super::{
     ApiKeyRecord, BearerKey, KeyCursor, NewApiKey, Params, Store, StoreResult, on_pool, on_writer, push_placeholders,
 };
 use crate::domain::SecretHash;
 use crate::domain::api_key::PresentedKey;
+use crate::domain::webhook::{Event, Reason};
 
 /// Touches waiting to be written; more are dropped.
 const TOUCH_QUEUE: usize = 4096;
@@ -127,22 +129,33 @@ impl Store {
     /// The owner's row is locked first (a no-op UPDATE): two concurrent
     /// requests, on any instances, replace one after the other and leave one key.
     pub async fn replace_client_key(&self, k: NewApiKey) -> StoreResult<(ApiKeyRecord, u64)> {
-        let outcome = on_writer!(self, db => {
+        let (outcome, queued) = on_writer!(self, db => {
             let mut tx = super::begin(db).await?;
             sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(k.user_id).execute(&mut *tx).await?;
-            let replaced = sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND client_id = $2")
+            let replaced: Vec<String> = sqlx::query_scalar("DELETE FROM api_keys WHERE user_id = $1 AND client_id = $2 RETURNING id")
                 .bind(k.user_id)
                 .bind(k.client_id.as_deref())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut queued = 0;
+            if let (false, Some(client_id)) = (replaced.is_empty(), k.client_id.as_deref())
+                && let Some(url) = webhook_target!(tx, client_id).await?
+            {
+                let events = replaced.iter().map(|key_id| Event::KeyRevoked {
+                    user_id: k.user_id,
+                    key_id: key_id.clone(),
+                    reason: Reason::Replaced,
+                });
+                queued = enqueue_events!(tx, client_id, &url, events).await?;
+            }
             insert_key_query!(k).execute(&mut *tx).await?;
             tx.commit().await?;
-            (k.into_record(), replaced)
+            ((k.into_record(), replaced.len() as u64), queued)
         });
         if outcome.1 > 0 {
             self.credentials_changed();
         }
+        self.webhooks_queued(queued);
         Ok(outcome)
     }
 
@@ -174,16 +187,44 @@ impl Store {
     }
 
     /// Revokes one of a user's keys; false if the user has no such key.
+    /// A client's key sends that client `key.revoked`, and `app.deauthorized`
+    /// when it was the user's last key for the client (events queued in the
+    /// same transaction, see `webhooks`).
     pub async fn delete_user_key(&self, user_id: i64, key_id: &str) -> StoreResult<bool> {
-        let deleted = on_writer!(self, db => sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND id = $2")
-            .bind(user_id)
-            .bind(key_id)
-            .execute(&mut *db)
-            .await?
-            .rows_affected() > 0);
+        let (deleted, queued) = on_writer!(self, db => {
+            let mut tx = super::begin(db).await?;
+            let client: Option<Option<String>> =
+                sqlx::query_scalar("DELETE FROM api_keys WHERE user_id = $1 AND id = $2 RETURNING client_id")
+                    .bind(user_id)
+                    .bind(key_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let mut queued = 0;
+            if let Some(Some(client_id)) = &client
+                && let Some(url) = webhook_target!(tx, client_id.as_str()).await?
+            {
+                // Two of the user's last keys revoked at once must still
+                // say, once, that none is left: the owner's row is locked
+                // (a no-op UPDATE) so that they count one after the other.
+                sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+                let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND client_id = $2")
+                    .bind(user_id)
+                    .bind(client_id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let mut events = vec![Event::KeyRevoked { user_id, key_id: key_id.to_owned(), reason: Reason::User }];
+                if left == 0 {
+                    events.push(Event::AppDeauthorized { user_id, key_id: key_id.to_owned() });
+                }
+                queued = enqueue_events!(tx, client_id.as_str(), &url, events).await?;
+            }
+            tx.commit().await?;
+            (client.is_some(), queued)
+        });
         if deleted {
             self.credentials_changed();
         }
+        self.webhooks_queued(queued);
         Ok(deleted)
     }
 

@@ -1,8 +1,10 @@
 //! API clients.
 
 use super::records::{CLIENT_COLUMNS, ClientRow};
+use super::webhooks::{enqueue_events, webhook_target};
 use super::{ClientChanges, ClientRecord, Store, StoreResult, on_pool, on_writer};
 use crate::domain::SecretHash;
+use crate::domain::webhook::{Event, Reason, SigningSecret};
 
 /// Binds every column of `CLIENT_COLUMNS`, in order, to `$1`…`$12`.
 fn bind_client<'q, DB>(
@@ -39,7 +41,14 @@ impl Store {
     /// The author's row is locked first (a no-op UPDATE) so that two
     /// concurrent creations, on any number of instances, count one after the
     /// other and never exceed the cap together.
-    pub async fn insert_client_capped(&self, c: &ClientRecord, cap: Option<i64>) -> StoreResult<bool> {
+    ///
+    /// `webhook_secret`, if given, is stored with it in the same transaction.
+    pub async fn insert_client_capped(
+        &self,
+        c: &ClientRecord,
+        cap: Option<i64>,
+        webhook_secret: Option<&SigningSecret>,
+    ) -> StoreResult<bool> {
         let insert = format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         );
@@ -58,6 +67,14 @@ impl Store {
             bind_client(sqlx::query(&insert), c)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(secret) = webhook_secret {
+                sqlx::query("INSERT INTO webhook_secrets (client_id, secret, created_at) VALUES ($1, $2, $3)")
+                    .bind(&c.client_id)
+                    .bind(secret.expose())
+                    .bind(c.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok(true)
         })
@@ -150,26 +167,54 @@ impl Store {
         Ok(updated)
     }
 
+    /// Sets a client's secret; the client hears of it (`client.secret_reset`,
+    /// queued in the same transaction).
     pub async fn set_client_secret(&self, client_id: &str, hash: &SecretHash) -> StoreResult<bool> {
-        let changed = on_writer!(self, db => sqlx::query("UPDATE clients SET secret_hash = $2 WHERE client_id = $1")
-            .bind(client_id)
-            .bind(hash.as_bytes())
-            .execute(&mut *db)
-            .await?
-            .rows_affected() > 0);
+        let (changed, queued) = on_writer!(self, db => {
+            let mut tx = super::begin(db).await?;
+            let changed = sqlx::query("UPDATE clients SET secret_hash = $2 WHERE client_id = $1")
+                .bind(client_id)
+                .bind(hash.as_bytes())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() > 0;
+            let mut queued = 0;
+            if changed && let Some(url) = webhook_target!(tx, client_id).await? {
+                queued = enqueue_events!(tx, client_id, &url, [Event::SecretReset]).await?;
+            }
+            tx.commit().await?;
+            (changed, queued)
+        });
         // The old secret must stop working at once.
         self.credentials_changed();
+        self.webhooks_queued(queued);
         Ok(changed)
     }
 
     /// Deletes a client; its keys, codes and pending requests go with it
     /// (foreign keys cascade, and the explicit deletes make that independent
-    /// of the engine's foreign-key settings).
+    /// of the engine's foreign-key settings). Each key's revocation is sent
+    /// to the client's webhook, queued before the client goes (its signing
+    /// secret stays until they are delivered).
     pub async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-        let deleted = on_writer!(self, db => {
+        let (deleted, queued) = on_writer!(self, db => {
             let mut tx = super::begin(db).await?;
+            let target = webhook_target!(tx, client_id).await?;
+            let keys: Vec<(String, i64)> =
+                sqlx::query_as("DELETE FROM api_keys WHERE client_id = $1 RETURNING id, user_id")
+                    .bind(client_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let mut queued = 0;
+            if let Some(url) = &target {
+                let events = keys.into_iter().map(|(key_id, user_id)| Event::KeyRevoked {
+                    user_id,
+                    key_id,
+                    reason: Reason::ClientDeleted,
+                });
+                queued = enqueue_events!(tx, client_id, url, events).await?;
+            }
             for sql in [
-                "DELETE FROM api_keys WHERE client_id = $1",
                 "DELETE FROM auth_codes WHERE client_id = $1",
                 "DELETE FROM auth_requests WHERE client_id = $1",
             ] {
@@ -181,11 +226,12 @@ impl Store {
                 .await?
                 .rows_affected() > 0;
             tx.commit().await?;
-            deleted
+            (deleted, queued)
         });
         if deleted {
             self.credentials_changed();
         }
+        self.webhooks_queued(queued);
         Ok(deleted)
     }
 }

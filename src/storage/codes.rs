@@ -6,12 +6,14 @@ use super::records::{
     AUTH_CODE_COLUMNS, AUTH_CODE_INSERT, AUTH_CODE_WIDTH, AuthCodeRow, PENDING_COLUMNS, PENDING_INSERT, PENDING_UPSERT,
     PENDING_WIDTH, PendingRow, bind_new_code, bind_pending,
 };
+use super::webhooks::{enqueue_events, webhook_target};
 use super::{
     ApiKeyRecord, NewApiKey, NewAuthCode, PendingRequest, RequestId, Store, StoreError, StoreResult, on_pool,
     on_writer, write_transaction,
 };
 use crate::domain::SecretHash;
 use crate::domain::exchange::{self, AuthCode, Presented, Refusal};
+use crate::domain::webhook::{Event, Reason};
 
 /// An attempt to redeem a code: what the client presented, and the key to
 /// write if the domain's rule (`exchange::check`) accepts it. No `Debug`:
@@ -203,6 +205,7 @@ impl Store {
         let used =
             "SELECT user_id, key_id FROM auth_codes WHERE code_hash = $1 AND client_id = $2 AND used_at IS NOT NULL";
         let (code, client_id) = (attempt.code.as_bytes(), attempt.client_id.as_str());
+        let mut queued = 0;
         let outcome = on_writer!(self, db => {
             let mut tx = super::begin(db).await?;
             let consumed = sqlx::query_as::<_, AuthCodeRow>(&consume)
@@ -232,15 +235,25 @@ impl Store {
                         return Ok(Redemption::Invalid);
                     };
                     // RFC 6749 §4.1.2: a code presented twice may have been
-                    // stolen; what was issued from it is revoked.
-                    sqlx::query(
+                    // stolen; what was issued from it is revoked, and the
+                    // client hears of it (`webhooks`).
+                    let revoked: Vec<(String, i64)> = sqlx::query_as(
                         "DELETE FROM api_keys WHERE id IN \
-                         (SELECT key_id FROM auth_codes WHERE code_hash = $1 AND client_id = $2)",
+                         (SELECT key_id FROM auth_codes WHERE code_hash = $1 AND client_id = $2) \
+                         RETURNING id, user_id",
                     )
                         .bind(code)
                         .bind(client_id)
-                        .execute(&mut *tx)
+                        .fetch_all(&mut *tx)
                         .await?;
+                    if !revoked.is_empty() && let Some(url) = webhook_target!(tx, client_id).await? {
+                        let events = revoked.into_iter().map(|(key_id, user_id)| Event::KeyRevoked {
+                            user_id,
+                            key_id,
+                            reason: Reason::CodeReplayed,
+                        });
+                        queued = enqueue_events!(tx, client_id, &url, events).await?;
+                    }
                     Redemption::Replayed { user_id, key_id }
                 }
             };
@@ -250,6 +263,7 @@ impl Store {
         if matches!(outcome, Redemption::Replayed { .. }) {
             self.credentials_changed();
         }
+        self.webhooks_queued(queued);
         Ok(outcome)
     }
 }

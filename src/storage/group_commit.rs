@@ -162,7 +162,7 @@ mod tests {
             public: false,
             created_at: 0,
         };
-        assert!(store.insert_client_capped(&client, None).await.unwrap());
+        assert!(store.insert_client_capped(&client, None, None).await.unwrap());
         (dir, store, session, user_id)
     }
 

@@ -21,6 +21,7 @@ mod recovery;
 mod security_log;
 mod sessions;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub use import::{BATCH as IMPORT_BATCH, ImportedKey, ImportedLogin, ImportedUser
 pub use records::*;
 pub use recovery::{CodePurpose, QueuedMail};
 pub use security_log::{NewSecurityEvent, SecurityEvent};
+pub use webhooks::{AttemptOutcome, ClaimedDelivery, DeliveryRecord};
 
 /// Runs `$body` with `$pool` bound to the configured engine's pool. The body is
 /// compiled once per engine, so the same SQL text is type-checked against both.
@@ -183,6 +185,8 @@ pub struct Store {
     opened: Arc<Opened>,
     /// The time the cache ages its entries by, and the service judges by.
     clock: Clock,
+    /// Signalled when a commit queued webhook events (see `webhooks`).
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 /// The database a store opened, and its schema.
@@ -422,8 +426,9 @@ impl Store {
             return Err(open::OpenError("the database URL must start with sqlite: or postgres:".into()));
         };
         let opened = Arc::new(opened);
+        let outbox = Arc::new(tokio::sync::Notify::new());
         let mut store =
-            Store { pool, cache, redeemer: None, approver: None, recorder: None, touches: None, opened, clock };
+            Store { pool, cache, redeemer: None, approver: None, recorder: None, touches: None, opened, clock, outbox };
         store.start_toucher();
         // A batch task's own copy has no batch senders: it settles its jobs
         // directly, and a sender it held would keep a task alive.

@@ -1,8 +1,10 @@
 //! Account recovery: passwords, reset and verification codes, the mail
 //! queue, and ending a user's sessions and keys.
 
+use super::webhooks::{enqueue_events, webhook_target};
 use super::{Store, StoreError, StoreResult, on_pool, on_writer};
 use crate::domain::SecretHash;
+use crate::domain::webhook::{Event, Reason};
 
 /// What an account code is for (the `purpose` column of codes and mail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,14 +81,39 @@ impl Store {
         Ok(n)
     }
 
-    /// Revokes every API key of a user; how many there were.
+    /// Revokes every API key of a user; how many there were. Each client
+    /// whose keys went hears of each (`key.revoked`, queued in the same
+    /// transaction).
     pub async fn delete_user_keys(&self, user_id: i64) -> StoreResult<u64> {
-        let n = on_writer!(self, db => sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *db)
-            .await?
-            .rows_affected());
+        let (n, queued) = on_writer!(self, db => {
+            let mut tx = super::begin(db).await?;
+            let keys: Vec<(String, Option<String>)> =
+                sqlx::query_as("DELETE FROM api_keys WHERE user_id = $1 RETURNING id, client_id")
+                    .bind(user_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let mut by_client: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for (key_id, client_id) in &keys {
+                if let Some(client_id) = client_id {
+                    by_client.entry(client_id.clone()).or_default().push(key_id.clone());
+                }
+            }
+            let mut queued = 0;
+            for (client_id, key_ids) in by_client {
+                if let Some(url) = webhook_target!(tx, client_id.as_str()).await? {
+                    let events = key_ids.into_iter().map(|key_id| Event::KeyRevoked {
+                        user_id,
+                        key_id,
+                        reason: Reason::Operator,
+                    });
+                    queued += enqueue_events!(tx, client_id.as_str(), &url, events).await?;
+                }
+            }
+            tx.commit().await?;
+            (keys.len() as u64, queued)
+        });
         self.credentials_changed();
+        self.webhooks_queued(queued);
         Ok(n)
     }
 

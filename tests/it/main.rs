@@ -30,3 +30,4 @@ mod status;
 mod tachi_compat;
 mod upgrades;
 mod users;
+mod webhooks;

@@ -50,6 +50,8 @@ pub fn router() -> Router<AppState> {
         .route(&at("/clients/create"), post(clients::create))
         .route(&at("/clients/{client_id}"), get(clients::get).patch(clients::edit).delete(clients::delete))
         .route(&at("/clients/{client_id}/reset-secret"), post(clients::reset_secret))
+        .route(&at("/clients/{client_id}/rotate-webhook-secret"), post(clients::rotate_webhook_secret))
+        .route(&at("/clients/{client_id}/webhook-deliveries"), get(clients::webhook_deliveries))
         .route(&at("/oauth/create-code"), post(oauth::create_code))
         .route(&at("/oauth/token"), post(oauth::token))
         .method_not_allowed_fallback(|| async {

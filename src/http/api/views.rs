@@ -64,6 +64,10 @@ pub struct ClientView<'a> {
     /// Present only in the response that created or reset it.
     #[serde(rename = "clientSecret", skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<&'a str>,
+    /// The webhook signing secret: present only in the response that created
+    /// or rotated it.
+    #[serde(rename = "webhookSecret", skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<&'a str>,
     pub name: &'a str,
     /// `null` for a built-in client.
     pub author: Option<i64>,
@@ -93,6 +97,7 @@ impl<'a> ClientView<'a> {
         ClientView {
             client_id: &c.client_id,
             client_secret: secret,
+            webhook_secret: None,
             name: &c.name,
             author: c.author_id,
             redirect_uri: c.redirect_uri.as_deref(),
@@ -169,6 +174,46 @@ impl<'a> KeyDocument<'a> {
             client_name: k.client_name.as_deref(),
             created_on: k.created_at,
             last_used: k.last_used_at,
+        }
+    }
+}
+
+/// A webhook delivery as a client's author sees it: never the body.
+#[derive(Serialize)]
+pub struct DeliveryView<'a> {
+    #[serde(rename = "eventID")]
+    pub event_id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    #[serde(rename = "createdOn")]
+    pub created_on: i64,
+    /// `pending`, `delivered` or `failed`.
+    pub state: &'a str,
+    pub attempts: i64,
+    /// When the next attempt is due (pending deliveries).
+    #[serde(rename = "nextAttemptOn", skip_serializing_if = "Option::is_none")]
+    pub next_attempt_on: Option<i64>,
+    #[serde(rename = "finishedOn")]
+    pub finished_on: Option<i64>,
+    /// The HTTP status of the last attempt, if it got one.
+    #[serde(rename = "lastStatus")]
+    pub last_status: Option<i64>,
+    #[serde(rename = "lastError")]
+    pub last_error: Option<&'a str>,
+}
+
+impl<'a> DeliveryView<'a> {
+    pub fn new(d: &'a crate::storage::DeliveryRecord) -> Self {
+        DeliveryView {
+            event_id: &d.event_id,
+            kind: &d.event,
+            created_on: d.created_at,
+            state: &d.state,
+            attempts: d.attempts,
+            next_attempt_on: (d.state == "pending").then_some(d.next_attempt_at),
+            finished_on: d.finished_at,
+            last_status: d.last_status,
+            last_error: d.last_error.as_deref(),
         }
     }
 }

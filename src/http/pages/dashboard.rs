@@ -34,6 +34,11 @@ struct ClientRow {
     client_id: String,
     name: String,
     redirect_uri: Option<String>,
+    webhook_uri: Option<String>,
+    /// The client has a webhook signing secret (one made before webhooks
+    /// were signed has none until it is rotated).
+    signed: bool,
+    deliveries: Vec<DeliveryRow>,
     permissions: Vec<&'static str>,
     auth_link: String,
     file_flow_link: String,
@@ -105,6 +110,38 @@ struct Dashboard<'a> {
     older_log: Option<String>,
 }
 
+/// A webhook delivery as the dashboard lists it.
+struct DeliveryRow {
+    event_id: String,
+    event: String,
+    when: String,
+    /// `pending`, `delivered` or `failed`: also the badge's class.
+    state: String,
+    /// Attempts, the last answer, and what comes next, in words.
+    detail: String,
+}
+
+fn delivery_row(d: crate::storage::DeliveryRecord) -> DeliveryRow {
+    let attempts = match d.attempts {
+        1 => "1 attempt".to_owned(),
+        n => format!("{n} attempts"),
+    };
+    let last = match (d.last_status, d.last_error.as_deref()) {
+        (Some(status), _) if d.state == "delivered" => format!("answered {status}"),
+        (_, Some(error)) => error.to_owned(),
+        (Some(status), None) => format!("answered {status}"),
+        (None, None) => String::new(),
+    };
+    let next = match d.state.as_str() {
+        "pending" if d.attempts == 0 => "sending".to_owned(),
+        "pending" => format!("next attempt {}", format_time(d.next_attempt_at)),
+        "failed" => "given up".to_owned(),
+        _ => String::new(),
+    };
+    let detail = [attempts, last, next].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" · ");
+    DeliveryRow { event_id: d.event_id, event: d.event, when: format_time(d.created_at), state: d.state, detail }
+}
+
 struct LogRow {
     when: String,
     event: String,
@@ -123,7 +160,9 @@ struct SecretPage<'a> {
     heading: String,
     client_name: &'a str,
     client_id: &'a str,
-    secret: &'a str,
+    secret: Option<&'a str>,
+    /// The webhook signing secret, when just made.
+    webhook_secret: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -195,7 +234,15 @@ async fn dashboard(
             id: k.id,
         })
         .collect();
-    let mut clients: Vec<ClientRow> = clients.iter().map(|c| client_row(c, &base)).collect();
+    let mut rows = Vec::with_capacity(clients.len());
+    for c in &clients {
+        let mut row = client_row(c, &base);
+        let (deliveries, signed) = state.svc.webhook_deliveries(&user.caller, &c.client_id).await?;
+        row.signed = signed;
+        row.deliveries = deliveries.into_iter().map(delivery_row).collect();
+        rows.push(row);
+    }
+    let mut clients = rows;
     let new_client = match kept {
         Kept::Nothing => None,
         Kept::NewClient(fields) => Some(fields),
@@ -250,6 +297,9 @@ fn client_row(c: &ClientRecord, base: &str) -> ClientRow {
         client_id: c.client_id.clone(),
         name: c.name.clone(),
         redirect_uri: c.redirect_uri.clone(),
+        webhook_uri: c.webhook_uri.clone(),
+        signed: false,
+        deliveries: Vec::new(),
         form: ClientFields::of(c),
         edit_open: false,
         permissions: perms_text(c.permissions),
@@ -282,7 +332,14 @@ async fn show_error(state: &AppState, user: &PageUser, e: ServiceError, kept: Ke
     }
 }
 
-fn secret_page(state: &AppState, user: &PageUser, heading: String, client: &ClientRecord, secret: &str) -> Response {
+fn secret_page(
+    state: &AppState,
+    user: &PageUser,
+    heading: String,
+    client: &ClientRecord,
+    secret: Option<&str>,
+    webhook_secret: Option<&str>,
+) -> Response {
     render(&SecretPage {
         site: &state.web.site_name,
         username: &user.user.username,
@@ -290,6 +347,7 @@ fn secret_page(state: &AppState, user: &PageUser, heading: String, client: &Clie
         client_name: &client.name,
         client_id: &client.client_id,
         secret,
+        webhook_secret,
     })
 }
 
@@ -354,10 +412,15 @@ pub async fn create_client(
         public: f.public.is_some(),
     };
     match state.svc.create_client(&user.caller, draft).await {
-        Ok((client, Some(secret))) => {
-            Ok(secret_page(&state, &user, format!("Created {}", client.name), &client, secret.expose()))
+        Ok(created) => {
+            let c = &created.client;
+            let heading = match &created.secret {
+                Some(_) => format!("Created {}", c.name),
+                None => format!("Created public client {}", c.name),
+            };
+            let secret = created.secret.as_ref().map(|s| s.expose());
+            Ok(secret_page(&state, &user, heading, c, secret, Some(created.webhook_secret.expose())))
         }
-        Ok((_, None)) => Ok(Redirect::to("/?notice=public-client").into_response()),
         Err(e) => show_error(&state, &user, e, Kept::NewClient(typed)).await,
     }
 }
@@ -423,7 +486,21 @@ pub async fn reset_secret(
     let Form(f) = form?;
     let user = form_user(&state, &jar, &headers, &f.csrf).await?;
     let (client, secret) = state.svc.reset_client_secret(&user.caller, &client_id).await?;
-    Ok(secret_page(&state, &user, format!("New secret for {}", client.name), &client, secret.expose()))
+    Ok(secret_page(&state, &user, format!("New secret for {}", client.name), &client, Some(secret.expose()), None))
+}
+
+pub async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    form: Result<Form<CsrfForm>, axum_extra::extract::FormRejection>,
+) -> PageResult {
+    let Form(f) = form?;
+    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let (client, secret) = state.svc.rotate_webhook_secret(&user.caller, &client_id).await?;
+    let heading = format!("New webhook secret for {}", client.name);
+    Ok(secret_page(&state, &user, heading, &client, None, Some(secret.expose())))
 }
 
 pub async fn delete_client(

@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/clients", post(dashboard::create_client))
         .route("/clients/{client_id}/edit", post(dashboard::edit_client))
         .route("/clients/{client_id}/reset-secret", post(dashboard::reset_secret))
+        .route("/clients/{client_id}/rotate-webhook-secret", post(dashboard::rotate_webhook_secret))
         .route("/clients/{client_id}/delete", post(dashboard::delete_client))
         .route("/keys/{key_id}/revoke", post(dashboard::revoke_key))
         .route("/static/style.css", get(|| asset("text/css", include_str!("../../../static/style.css"))))

@@ -131,7 +131,7 @@ impl Fixture {
             public: false,
         };
         configure(&mut draft);
-        self.svc.create_client(&author.caller, draft).await
+        self.svc.create_client(&author.caller, draft).await.map(|created| (created.client, created.secret))
     }
 
     /// The user approves the client on the consent page (with a PKCE

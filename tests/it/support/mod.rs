@@ -13,6 +13,7 @@ pub mod db;
 pub mod mail;
 pub mod postgres;
 pub mod tachi;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 
@@ -105,6 +106,11 @@ impl TestServer {
     /// and its clock.
     pub async fn another_instance(&self) -> TestServer {
         TestServer::start_on(db::TestDatabase::shared(), self.database_url.clone(), self.clock.clone(), |_| {}).await
+    }
+
+    /// Another instance on this one's database, with settings changed by `configure`.
+    pub async fn another_instance_with(&self, configure: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        TestServer::start_on(db::TestDatabase::shared(), self.database_url.clone(), self.clock.clone(), configure).await
     }
 
     async fn start_on(
