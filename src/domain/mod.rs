@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod client;
+pub mod device;
 pub mod password;
 pub mod permission;
 pub mod pkce;

@@ -13,6 +13,7 @@ mod cache;
 mod checkpoint;
 mod clients;
 mod codes;
+mod device_codes;
 mod group_commit;
 mod import;
 pub mod open;
@@ -32,6 +33,7 @@ use sqlx::{ConnectOptions, Connection as _};
 
 pub use cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
 pub use codes::{RedeemDecision, Redemption};
+pub use device_codes::{DeviceCodeRecord, NewDeviceCode};
 pub use import::{BATCH as IMPORT_BATCH, ImportedKey, ImportedLogin, ImportedUser, Importer};
 pub use records::*;
 pub use recovery::{CodePurpose, QueuedMail};
