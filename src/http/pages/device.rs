@@ -52,8 +52,13 @@ pub async fn show(
 ) -> PageResult {
     let Query(q) = query?;
     let user = page_user(&state, &jar, &uri.to_string()).await?;
-    let code = q.user_code.unwrap_or_default();
-    Ok(entry_page(&state, &user, code.get(..20).unwrap_or(&code), None))
+    let code = shown(q.user_code.as_deref().unwrap_or_default());
+    Ok(entry_page(&state, &user, &code, None))
+}
+
+/// What was typed, as the form shows it again: no longer than a code can be.
+fn shown(typed: &str) -> String {
+    typed.chars().take(20).collect()
 }
 
 fn entry_page(state: &AppState, user: &PageUser, code: &str, error: Option<String>) -> Response {
@@ -105,7 +110,7 @@ pub async fn enter(
 fn wrong_code(state: &AppState, user: &PageUser, typed: &str, e: ServiceError) -> PageResult {
     match e {
         ServiceError::Invalid(why) => {
-            let mut res = entry_page(state, user, typed.get(..20).unwrap_or_default(), Some(why));
+            let mut res = entry_page(state, user, &shown(typed), Some(why));
             *res.status_mut() = StatusCode::BAD_REQUEST;
             Ok(res)
         }
