@@ -126,6 +126,9 @@ pub struct ServeArgs {
     /// How long an authorization code (and a pending consent) stays valid (1–86400).
     #[arg(long, env = "TACHI_AUTH_CODE_LIFETIME", default_value_t = 1800, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub code_lifetime: u64,
+    /// How long a device code (RFC 8628, /device) waits for the player to approve it (1–3600).
+    #[arg(long, env = "TACHI_AUTH_DEVICE_CODE_LIFETIME", default_value_t = 600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub device_code_lifetime: u64,
     /// A JSON file of built-in clients (ids starting with CX), created or
     /// updated at start-up: `[{"clientID": "CXhook", "name": "…", "permissions": […], …}]`.
     #[arg(long, env = "TACHI_AUTH_BUILTIN_CLIENTS", value_name = "FILE")]
@@ -275,6 +278,7 @@ impl ServeArgs {
         Settings {
             site_name: self.site_name.clone(),
             code_lifetime: Duration::from_secs(self.code_lifetime),
+            device_code_lifetime: Duration::from_secs(self.device_code_lifetime),
             client_cap: i64::from(self.client_cap),
             session_lifetime: Duration::from_secs(self.session_lifetime),
             sessions_per_user: i64::from(self.sessions_per_user),

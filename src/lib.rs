@@ -156,6 +156,11 @@ async fn sweep_expired(svc: Arc<Service>) {
         if let Err(e) = svc.store.delete_expired(now, now - lifetime, now - lifetime).await {
             tracing::warn!(error = %e, "could not sweep expired rows");
         }
+        if let Err(e) =
+            svc.store.delete_expired_device_codes(now - svc.settings.device_code_lifetime.as_millis() as i64).await
+        {
+            tracing::warn!(error = %e, "could not sweep expired device codes");
+        }
         if let Err(e) = svc.store.delete_expired_account_codes(now).await {
             tracing::warn!(error = %e, "could not sweep expired account codes");
         }

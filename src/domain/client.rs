@@ -196,6 +196,53 @@ fn same_loopback_uri_but_port(registered: &str, given: &str) -> bool {
         && with_port.as_str() == given
 }
 
+/// The grants a client allows (RFC 6749 §4.1 and RFC 8628), as a bit set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grants(i64);
+
+impl Grants {
+    pub const AUTHORIZATION_CODE: Grants = Grants(1);
+    pub const DEVICE_CODE: Grants = Grants(2);
+    /// Every client's grant unless its author says otherwise.
+    pub const DEFAULT: Grants = Grants::AUTHORIZATION_CODE;
+    const NAMES: [(Grants, &'static str); 2] =
+        [(Grants::AUTHORIZATION_CODE, "authorization_code"), (Grants::DEVICE_CODE, "device_code")];
+
+    /// As stored; bits this version does not know are kept out.
+    pub fn from_bits(bits: i64) -> Grants {
+        Grants(bits & 3)
+    }
+
+    pub fn bits(self) -> i64 {
+        self.0
+    }
+
+    pub fn allows(self, grant: Grants) -> bool {
+        self.0 & grant.0 == grant.0
+    }
+
+    /// `["authorization_code", "device_code"]`: known names, at least one.
+    pub fn parse_list(names: &[String]) -> Result<Grants, Invalid> {
+        let mut bits = 0;
+        for name in names {
+            let Some((g, _)) = Grants::NAMES.iter().find(|(_, n)| n == name) else {
+                return Err(Invalid::new(format!(
+                    "grants: unknown grant '{name}' (known: authorization_code, device_code)"
+                )));
+            };
+            bits |= g.0;
+        }
+        if bits == 0 {
+            return Err(Invalid::new("grants must name at least one grant: authorization_code, device_code"));
+        }
+        Ok(Grants(bits))
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        Grants::NAMES.iter().filter(|(g, _)| self.allows(*g)).map(|(_, n)| *n).collect()
+    }
+}
+
 pub fn parse_api_key_format(value: &str) -> Result<String, Invalid> {
     if value.len() > 10_000 {
         return Err(Invalid::new("apiKeyFormat is longer than 10000 characters"));
@@ -381,6 +428,17 @@ mod tests {
         for good in ["hook.toml", "tachi.conf", "settings.YAML", "console.json", "com.json", "auxiliary.txt"] {
             assert!(parse_api_key_filename(good).is_ok(), "{good}");
         }
+    }
+
+    #[test]
+    fn grants_are_known_names() {
+        let both = Grants::parse_list(&["device_code".into(), "authorization_code".into()]).unwrap();
+        assert!(both.allows(Grants::DEVICE_CODE) && both.allows(Grants::AUTHORIZATION_CODE));
+        assert_eq!(both.names(), ["authorization_code", "device_code"]);
+        assert_eq!(Grants::from_bits(both.bits()), both);
+        assert!(!Grants::DEFAULT.allows(Grants::DEVICE_CODE));
+        assert!(Grants::parse_list(&[]).is_err());
+        assert!(Grants::parse_list(&["implicit".into()]).is_err());
     }
 
     #[test]

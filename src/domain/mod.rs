@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod client;
 pub mod clock;
+pub mod device;
 pub mod exchange;
 pub mod password;
 pub mod permission;

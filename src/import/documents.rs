@@ -219,6 +219,7 @@ pub fn client(doc: &Doc, now: i64) -> Result<(ClientRecord, Option<i64>), Reason
         api_key_filename: optional("apiKeyFilename", &client::parse_api_key_filename)?,
         require_pkce: false,
         public: false,
+        grants: client::Grants::DEFAULT,
         created_at: created_at(doc, now),
     };
     Ok((record, author))

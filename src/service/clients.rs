@@ -34,6 +34,9 @@ pub struct ClientDraft {
     /// cannot keep a secret. It gets none, and must use PKCE.
     #[serde(default)]
     pub public: bool,
+    /// The grants it may use: `authorization_code` (the default), `device_code` (RFC 8628).
+    #[serde(default)]
+    pub grants: Option<Vec<String>>,
 }
 
 /// Changes to a client. `null` clears a nullable field; an absent field is
@@ -52,6 +55,7 @@ pub struct ClientEdit {
     pub api_key_filename: Option<Option<String>>,
     #[serde(default, rename = "requirePKCE")]
     pub require_pkce: Option<bool>,
+    pub grants: Option<Vec<String>>,
 }
 
 fn optional(value: Option<&str>, parse: impl Fn(&str) -> Result<String, Invalid>) -> Result<Option<String>, Invalid> {
@@ -83,6 +87,7 @@ fn validated_record(
         api_key_filename: optional(d.api_key_filename.as_deref(), client::parse_api_key_filename)?,
         require_pkce: d.require_pkce || d.public,
         public: d.public,
+        grants: d.grants.as_deref().map_or(Ok(client::Grants::DEFAULT), client::Grants::parse_list)?,
         created_at,
     })
 }
@@ -122,7 +127,8 @@ fn check_edit(e: &ClientEdit) -> Result<ClientChanges, Invalid> {
         && e.webhook_uri.is_none()
         && e.api_key_format.is_none()
         && e.api_key_filename.is_none()
-        && e.require_pkce.is_none();
+        && e.require_pkce.is_none()
+        && e.grants.is_none();
     if nothing {
         return Err(Invalid::new("No changes to make."));
     }
@@ -133,6 +139,7 @@ fn check_edit(e: &ClientEdit) -> Result<ClientChanges, Invalid> {
         api_key_format: nullable(&e.api_key_format, &client::parse_api_key_format)?,
         api_key_filename: nullable(&e.api_key_filename, &client::parse_api_key_filename)?,
         require_pkce: e.require_pkce,
+        grants: e.grants.as_deref().map(client::Grants::parse_list).transpose()?,
     })
 }
 

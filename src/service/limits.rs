@@ -40,6 +40,8 @@ pub struct LimitSettings {
     pub resets_per_email: u32,
     /// Verification mails a user may ask for again per window.
     pub verify_mails_per_user: u32,
+    /// Wrong user codes typed on /device per session, and per address, per window.
+    pub device_code_failures: u32,
     pub window: Duration,
     /// Most keys one table tracks (its memory is bounded by this).
     pub max_tracked: usize,
@@ -56,6 +58,7 @@ impl Default for LimitSettings {
             resets_per_ip: 10,
             resets_per_email: 3,
             verify_mails_per_user: 3,
+            device_code_failures: 10,
             window: Duration::from_secs(15 * 60),
             max_tracked: 100_000,
         }
@@ -74,6 +77,8 @@ pub struct Limits {
     /// Keyed by a hash of the e-mail address: the address itself is never kept.
     pub reset_email: Counter,
     pub verify_mail_user: Counter,
+    /// Wrong user codes on /device, per session and per address.
+    pub device_user_code: Counter,
     /// Logins and registrations being handled, per address.
     pub in_flight: Counter,
 }
@@ -90,6 +95,7 @@ impl Limits {
             reset_ip: counter(s.resets_per_ip),
             reset_email: counter(s.resets_per_email),
             verify_mail_user: counter(s.verify_mails_per_user),
+            device_user_code: counter(s.device_code_failures),
             // In flight is not a window: a slot is held until it is given back.
             in_flight: Counter::new(s.logins_in_flight_per_ip, Duration::MAX, s.max_tracked),
         }
@@ -106,6 +112,7 @@ impl Limits {
             &self.reset_ip,
             &self.reset_email,
             &self.verify_mail_user,
+            &self.device_user_code,
         ] {
             counter.prune(now);
         }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod clients;
+pub mod device;
 pub mod keys;
 pub mod limits;
 pub mod oauth;
@@ -29,6 +30,8 @@ pub use auth::{Caller, Via};
 pub struct Settings {
     pub site_name: String,
     pub code_lifetime: Duration,
+    /// How long a device authorization (RFC 8628) waits for the player.
+    pub device_code_lifetime: Duration,
     /// How many clients a non-admin user may own.
     pub client_cap: i64,
     pub session_lifetime: Duration,
@@ -95,6 +98,7 @@ impl Default for Settings {
         Settings {
             site_name: "Tachi".into(),
             code_lifetime: Duration::from_secs(30 * 60),
+            device_code_lifetime: Duration::from_secs(10 * 60),
             client_cap: 10,
             session_lifetime: Duration::from_secs(30 * 24 * 3600),
             sessions_per_user: 50,

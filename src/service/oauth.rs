@@ -184,6 +184,12 @@ impl Service {
             error,
             description,
         };
+        if !client.grants.allows(client::Grants::AUTHORIZATION_CODE) {
+            return Err(redirect(
+                "unauthorized_client",
+                "this client does not allow the authorization code grant (its grants are set by its author)".into(),
+            ));
+        }
         let context = bounded("context", p.context).map_err(|e| redirect("invalid_request", e.0))?;
         let permissions = match p.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => client.permissions,

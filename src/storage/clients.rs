@@ -6,7 +6,7 @@ use super::{ClientChanges, ClientRecord, Store, StoreResult, on_pool, on_writer}
 use crate::domain::SecretHash;
 use crate::domain::webhook::{Event, Reason, SigningSecret};
 
-/// Binds every column of `CLIENT_COLUMNS`, in order, to `$1`…`$12`.
+/// Binds every column of `CLIENT_COLUMNS`, in order, to `$1`…`$13`.
 fn bind_client<'q, DB>(
     q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
     c: &'q ClientRecord,
@@ -32,6 +32,7 @@ where
         .bind(c.require_pkce)
         .bind(c.created_at)
         .bind(c.public)
+        .bind(c.grants.bits())
 }
 
 impl Store {
@@ -50,7 +51,7 @@ impl Store {
         webhook_secret: Option<&SigningSecret>,
     ) -> StoreResult<bool> {
         let insert = format!(
-            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         );
         on_writer!(self, db => {
             let mut tx = super::begin(db).await?;
@@ -83,11 +84,12 @@ impl Store {
     /// Creates or updates a built-in client from the configuration.
     pub async fn upsert_builtin_client(&self, c: &ClientRecord) -> StoreResult<()> {
         let sql = format!(
-            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, name = excluded.name, \
              redirect_uri = excluded.redirect_uri, webhook_uri = excluded.webhook_uri, \
              permissions = excluded.permissions, api_key_format = excluded.api_key_format, \
-             api_key_filename = excluded.api_key_filename, require_pkce = excluded.require_pkce"
+             api_key_filename = excluded.api_key_filename, require_pkce = excluded.require_pkce, \
+             grants = excluded.grants"
         );
         on_writer!(self, db => {
             bind_client(sqlx::query(&sql), c)
@@ -145,7 +147,8 @@ impl Store {
              webhook_uri = CASE WHEN $5 THEN $6 ELSE webhook_uri END, \
              api_key_format = CASE WHEN $7 THEN $8 ELSE api_key_format END, \
              api_key_filename = CASE WHEN $9 THEN $10 ELSE api_key_filename END, \
-             require_pkce = COALESCE($11, require_pkce) \
+             require_pkce = COALESCE($11, require_pkce), \
+             grants = COALESCE($12, grants) \
              WHERE client_id = $1 RETURNING {CLIENT_COLUMNS}"
         );
         let updated = on_writer!(self, db => sqlx::query_as::<_, ClientRow>(&sql)
@@ -160,6 +163,7 @@ impl Store {
             .bind(ch.api_key_filename.is_some())
             .bind(ch.api_key_filename.clone().flatten())
             .bind(ch.require_pkce)
+            .bind(ch.grants.map(|g| g.bits()))
             .fetch_optional(&mut *db)
             .await?
             .map(ClientRecord::from));
@@ -217,6 +221,7 @@ impl Store {
             for sql in [
                 "DELETE FROM auth_codes WHERE client_id = $1",
                 "DELETE FROM auth_requests WHERE client_id = $1",
+                "DELETE FROM device_codes WHERE client_id = $1",
             ] {
                 sqlx::query(sql).bind(client_id).execute(&mut *tx).await?;
             }

@@ -160,6 +160,7 @@ mod tests {
             api_key_filename: None,
             require_pkce: false,
             public: false,
+            grants: crate::domain::client::Grants::DEFAULT,
             created_at: 0,
         };
         assert!(store.insert_client_capped(&client, None, None).await.unwrap());

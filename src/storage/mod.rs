@@ -13,6 +13,7 @@ mod cache;
 mod checkpoint;
 mod clients;
 mod codes;
+mod device_codes;
 mod group_commit;
 mod import;
 pub mod open;
@@ -35,6 +36,7 @@ use crate::domain::Clock;
 
 pub use cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
 pub use codes::{Redemption, RedemptionAttempt};
+pub use device_codes::{DeviceCodeRecord, NewDeviceCode};
 pub use import::{BATCH as IMPORT_BATCH, ImportedKey, ImportedLogin, ImportedUser, Importer};
 pub use records::*;
 pub use recovery::{CodePurpose, QueuedMail};

@@ -140,6 +140,8 @@ pub struct ClientRecord {
     pub require_pkce: bool,
     /// A public client (RFC 8252): no secret, PKCE required.
     pub public: bool,
+    /// The grants it allows (the code grant unless its author added others).
+    pub grants: crate::domain::client::Grants,
     pub created_at: i64,
 }
 
@@ -156,6 +158,7 @@ pub(super) struct ClientRow {
     api_key_filename: Option<String>,
     require_pkce: bool,
     public: bool,
+    grants: i64,
     created_at: i64,
 }
 
@@ -173,13 +176,14 @@ impl From<ClientRow> for ClientRecord {
             api_key_filename: r.api_key_filename,
             require_pkce: r.require_pkce,
             public: r.public,
+            grants: crate::domain::client::Grants::from_bits(r.grants),
             created_at: r.created_at,
         }
     }
 }
 
 pub(super) const CLIENT_COLUMNS: &str = "client_id, secret_hash, name, author_id, redirect_uri, webhook_uri, permissions, \
-     api_key_format, api_key_filename, require_pkce, created_at, public";
+     api_key_format, api_key_filename, require_pkce, created_at, public, grants";
 
 /// The editable fields of a client; `None` leaves a field as it is.
 #[derive(Debug, Default, Clone)]
@@ -190,6 +194,7 @@ pub struct ClientChanges {
     pub api_key_format: Option<Option<String>>,
     pub api_key_filename: Option<Option<String>>,
     pub require_pkce: Option<bool>,
+    pub grants: Option<crate::domain::client::Grants>,
 }
 
 /// Which pending request a consent page showed: its form posts it back, so

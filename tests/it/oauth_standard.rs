@@ -379,7 +379,11 @@ async fn metadata_lists_exactly_what_is_supported() {
     assert_eq!(m["revocation_endpoint"], format!("{issuer}/oauth/revoke"));
     assert_eq!(m["introspection_endpoint"], format!("{issuer}/oauth/introspect"));
     assert_eq!(m["response_types_supported"], json!(["code"]));
-    assert_eq!(m["grant_types_supported"], json!(["authorization_code"]));
+    assert_eq!(
+        m["grant_types_supported"],
+        json!(["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"])
+    );
+    assert_eq!(m["device_authorization_endpoint"], format!("{issuer}/oauth/device_authorization"));
     assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
@@ -388,7 +392,7 @@ async fn metadata_lists_exactly_what_is_supported() {
     assert_eq!(m["scopes_supported"], json!(ALL_PERMISSIONS));
     assert_eq!(m["authorization_response_iss_parameter_supported"], true);
     // Every advertised endpoint exists.
-    for key in ["token_endpoint", "revocation_endpoint", "introspection_endpoint"] {
+    for key in ["token_endpoint", "revocation_endpoint", "introspection_endpoint", "device_authorization_endpoint"] {
         let res = server.anonymous().post(m[key].as_str().unwrap()).form(&[("x", "y")]).send().await.unwrap();
         assert_ne!(res.status(), StatusCode::NOT_FOUND, "{key}");
     }

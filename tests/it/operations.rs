@@ -24,6 +24,8 @@ async fn bad_settings_are_refused_naming_the_setting_and_its_range() {
         (&["--public-url", "ftp://example.org"], &["--public-url", "http:// or https://"]),
         (&["--public-url", "javascript:alert(1)"], &["--public-url", "http:// or https://"]),
         (&["--code-lifetime", "0"], &["--code-lifetime", "1..=86400"]),
+        (&["--device-code-lifetime", "0"], &["--device-code-lifetime", "1..=3600"]),
+        (&["--device-code-lifetime", "3601"], &["--device-code-lifetime", "1..=3600"]),
         (&["--session-lifetime", "59"], &["--session-lifetime", "60..=31536000"]),
         (&["--sessions-per-user", "0"], &["--sessions-per-user", "1..=10000"]),
         (&["--logins-in-flight-per-ip", "0"], &["--logins-in-flight-per-ip", "1..=1000"]),
@@ -208,6 +210,10 @@ async fn config_file_mistakes_name_the_file_and_the_key() {
     let cases = [
         (write("unknown.toml", "code-lifetime = 60\ncode-lifetme = 60\n"), vec!["unknown.toml", "code-lifetme"]),
         (write("range.toml", "code-lifetime = 0\n"), vec!["range.toml", "--code-lifetime", "1..=86400"]),
+        (
+            write("device.toml", "device-code-lifetime = 7200\n"),
+            vec!["device.toml", "--device-code-lifetime", "1..=3600"],
+        ),
         (write("url.toml", "public-url = \"javascript:alert(1)\"\n"), vec!["url.toml", "--public-url"]),
         (write("sqlite.toml", "database-url = \"sqlite:\"\n"), vec!["sqlite.toml", "names no file"]),
         (write("type.toml", "listen = [1, 2]\n"), vec!["type.toml", "listen"]),

@@ -84,6 +84,10 @@ async fn keys_codes_and_accounts_from_before_an_upgrade_keep_working() {
         doc: serde_json::json!({ "redirectUri": REDIRECT }),
     };
 
+    // A client from before grants were chosen allows the code grant only.
+    let doc = expect_ok(server.anonymous().get(server.api("/clients/CIolderclient")).send().await.unwrap()).await;
+    assert_eq!(doc["grants"], serde_json::json!(["authorization_code"]));
+
     // The player logs in with the old password and sees the keys, oldest first.
     let player = server.login("OldPlayer").await;
     let ids: Vec<Value> = player.keys().await.iter().map(|k| k["id"].clone()).collect();

@@ -88,6 +88,8 @@ pub struct ClientView<'a> {
     pub require_pkce: bool,
     /// A public client (no secret, PKCE required).
     pub public: bool,
+    /// The grants it allows: `authorization_code`, `device_code`.
+    pub grants: Vec<&'static str>,
     #[serde(rename = "createdOn")]
     pub created_on: i64,
 }
@@ -108,6 +110,7 @@ impl<'a> ClientView<'a> {
             api_key_filename: c.api_key_filename.as_deref(),
             require_pkce: c.require_pkce,
             public: c.public,
+            grants: c.grants.names(),
             created_on: c.created_at,
         }
     }

@@ -12,10 +12,10 @@ use serde_json::json;
 
 use super::client_auth::client_credentials;
 use super::error::{OAuthError, no_store};
-use crate::domain::{Permission, PermissionSet};
+use crate::domain::{Permission, PermissionSet, device};
 use crate::http::AppState;
 use crate::http::extract::ClientIp;
-use crate::service::oauth::TokenRequest;
+use crate::service::oauth::{ExchangedKey, TokenRequest};
 use crate::storage::ClientRecord;
 
 type OAuthResult = Result<Response, OAuthError>;
@@ -30,9 +30,11 @@ pub struct TokenForm {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    /// The device grant's (RFC 8628 §3.4).
+    device_code: Option<String>,
 }
 
-/// `POST /oauth/token` (RFC 6749 §4.1.3, §5.1; RFC 7636 §4.5).
+/// `POST /oauth/token` (RFC 6749 §4.1.3, §5.1; RFC 7636 §4.5; RFC 8628 §3.4).
 pub async fn token(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -41,6 +43,10 @@ pub async fn token(
 ) -> OAuthResult {
     let Form(f) = form?;
     let creds = client_credentials(&headers, f.client_id, f.client_secret)?;
+    if f.grant_type.as_deref() == Some(device::GRANT_TYPE) {
+        let issued = state.svc.poll_device_code(&creds, f.device_code.as_deref(), &ip).await?;
+        return Ok(key_answer(&issued));
+    }
     // The grant's scope is the one the user approved; a scope sent here may
     // only name permissions that exist.
     if let Some(scope) = f.scope.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -54,10 +60,49 @@ pub async fn token(
         redirect_uri_required: false,
     };
     let issued = state.svc.exchange_code(Some(creds), req, &ip).await?;
+    Ok(key_answer(&issued))
+}
+
+/// The token endpoint's answer with a key, whichever grant issued it.
+fn key_answer(issued: &ExchangedKey) -> Response {
     let mut res = Json(json!({
         "access_token": issued.token.expose(),
         "token_type": "Bearer",
         "scope": issued.key.permissions.to_scope(),
+    }))
+    .into_response();
+    no_store(res.headers_mut());
+    res
+}
+
+/// The body of a device authorization request (RFC 8628 §3.1). No `Debug`.
+#[derive(Deserialize)]
+pub struct DeviceAuthorizationForm {
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// `POST /oauth/device_authorization` (RFC 8628 §3.1, §3.2).
+pub async fn device_authorization(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    form: Result<Form<DeviceAuthorizationForm>, FormRejection>,
+) -> OAuthResult {
+    let Form(f) = form?;
+    let creds = client_credentials(&headers, f.client_id, f.client_secret)?;
+    let started = state.svc.start_device_authorization(&creds, f.scope.as_deref(), &ip).await?;
+    let verification_uri = format!("{}/device", state.web.issuer());
+    let user_code = started.user_code.display();
+    let complete = format!("{verification_uri}?user_code={user_code}");
+    let mut res = Json(json!({
+        "device_code": started.device_code.expose(),
+        "user_code": user_code,
+        "verification_uri": verification_uri,
+        "verification_uri_complete": complete,
+        "expires_in": started.expires_in,
+        "interval": started.interval,
     }))
     .into_response();
     no_store(res.headers_mut());
@@ -141,10 +186,11 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "authorization_endpoint": format!("{issuer}/oauth/authorize"),
         "token_endpoint": format!("{issuer}/oauth/token"),
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "device_authorization_endpoint": format!("{issuer}/oauth/device_authorization"),
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", device::GRANT_TYPE],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,

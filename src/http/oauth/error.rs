@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::service::ServiceError;
+use crate::service::device::DeviceError;
 use crate::service::oauth::ExchangeError;
 
 /// The realm of the `Basic` challenge sent with `invalid_client`.
@@ -64,7 +65,7 @@ impl From<ExchangeError> for OAuthError {
             ExchangeError::UnsupportedGrantType => OAuthError::new(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "grant_type must be authorization_code, the only grant supported",
+                "grant_type must be authorization_code or urn:ietf:params:oauth:grant-type:device_code",
             ),
             // One answer for both, so the endpoint does not say which client ids exist.
             ExchangeError::SecretMissing => {
@@ -82,6 +83,34 @@ impl From<ExchangeError> for OAuthError {
             }
             ExchangeError::PkceFailed(why) => invalid_grant(why),
             ExchangeError::Service(e) => e.into(),
+        }
+    }
+}
+
+impl From<DeviceError> for OAuthError {
+    fn from(e: DeviceError) -> Self {
+        let bad = |error, description: &str| OAuthError::new(StatusCode::BAD_REQUEST, error, description);
+        match e {
+            DeviceError::Exchange(e) => e.into(),
+            DeviceError::UnauthorizedClient => bad(
+                "unauthorized_client",
+                "this client does not allow the device grant: its author can add device_code to its grants",
+            ),
+            DeviceError::InvalidScope(why) => OAuthError::invalid_scope(why),
+            DeviceError::Missing(field) => OAuthError::invalid_request(format!("{field} is missing")),
+            DeviceError::AuthorizationPending => {
+                bad("authorization_pending", "the player has not answered yet: poll again after the interval")
+            }
+            DeviceError::SlowDown => {
+                bad("slow_down", "polled before the interval: wait 5 seconds more between polls from now on")
+            }
+            DeviceError::AccessDenied => bad("access_denied", "the player declined"),
+            DeviceError::ExpiredToken => {
+                bad("expired_token", "the device code has expired: start again with a new device authorization")
+            }
+            DeviceError::InvalidGrant => {
+                bad("invalid_grant", "the device code is unknown, already used, or was issued to another client")
+            }
         }
     }
 }

@@ -46,24 +46,30 @@ impl AuthorizationQuery {
     }
 }
 
+/// The one consent screen, for the code grant and the device grant alike.
 #[derive(Template)]
 #[template(path = "consent.html")]
-struct ConsentPage<'a> {
-    site: &'a str,
-    username: &'a str,
-    csrf: &'a str,
-    client_id: &'a str,
-    request_id: String,
-    client_name: &'a str,
-    initial: String,
-    author: &'a str,
+pub(super) struct ConsentPage<'a> {
+    pub site: &'a str,
+    pub username: &'a str,
+    pub csrf: &'a str,
+    /// Where the answer is posted: `/oauth/consent`, or `/device/answer`.
+    pub action: &'a str,
+    pub client_id: &'a str,
+    pub request_id: String,
+    pub client_name: &'a str,
+    pub initial: String,
+    pub author: &'a str,
     /// The operator's own client (configured, not made by a user).
-    builtin: bool,
-    permissions: Vec<(&'static str, &'static str)>,
-    redirect_host: String,
+    pub builtin: bool,
+    pub permissions: Vec<(&'static str, &'static str)>,
+    pub redirect_host: String,
     /// `tachi-<name>` when the redirect sends the user to a program on their
     /// computer rather than to a website.
-    program_scheme: Option<String>,
+    pub program_scheme: Option<String>,
+    /// The device grant's user code (`WDJB-MJHT`): the key goes to the
+    /// program showing it, not to a redirect.
+    pub user_code: Option<String>,
 }
 
 pub async fn request_auth(
@@ -126,6 +132,7 @@ async fn consent(state: &AppState, jar: &CookieJar, here: &str, params: Authoriz
         site: &state.web.site_name,
         username: &user.user.username,
         csrf: &user.csrf,
+        action: "/oauth/consent",
         client_id: &consent.client.client_id,
         request_id: request_id.to_hex(),
         client_name: &consent.client.name,
@@ -135,6 +142,7 @@ async fn consent(state: &AppState, jar: &CookieJar, here: &str, params: Authoriz
         permissions: permission_lines(consent.request.permissions.iter()),
         redirect_host,
         program_scheme,
+        user_code: None,
     }))
 }
 

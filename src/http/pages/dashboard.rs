@@ -58,11 +58,18 @@ struct ClientFields {
     api_key_filename: String,
     require_pkce: bool,
     permissions: Vec<String>,
+    /// Grant names; none means the default, the code grant.
+    grants: Vec<String>,
 }
 
 impl ClientFields {
     fn has(&self, permission: &str) -> bool {
         self.permissions.iter().any(|p| p == permission)
+    }
+
+    /// Whether the grant's box is ticked (the code grant's, by default).
+    fn grant(&self, name: &str) -> bool {
+        if self.grants.is_empty() { name == "authorization_code" } else { self.grants.iter().any(|g| g == name) }
     }
 
     fn of(c: &ClientRecord) -> Self {
@@ -74,6 +81,7 @@ impl ClientFields {
             api_key_filename: c.api_key_filename.clone().unwrap_or_default(),
             require_pkce: c.require_pkce,
             permissions: c.permissions.names().into_iter().map(str::to_owned).collect(),
+            grants: c.grants.names().into_iter().map(str::to_owned).collect(),
         }
     }
 }
@@ -369,6 +377,9 @@ pub struct ClientForm {
     require_pkce: Option<String>,
     /// "A program on the player's computer": a public client.
     public: Option<String>,
+    /// Ticked grants; none ticked leaves the default (the code grant).
+    #[serde(default)]
+    grants: Vec<String>,
 }
 
 async fn form_user(state: &AppState, jar: &CookieJar, headers: &HeaderMap, csrf: &str) -> Result<PageUser, PageError> {
@@ -393,6 +404,7 @@ pub async fn create_client(
         api_key_filename: f.api_key_filename.clone().unwrap_or_default(),
         require_pkce: f.require_pkce.is_some(),
         permissions: f.permissions.clone(),
+        grants: f.grants.clone(),
     };
     let permissions = match PermissionSet::parse_list(&f.permissions) {
         Ok(p) => p,
@@ -410,6 +422,7 @@ pub async fn create_client(
         api_key_filename: filled(f.api_key_filename),
         require_pkce: f.require_pkce.is_some(),
         public: f.public.is_some(),
+        grants: (!f.grants.is_empty()).then_some(f.grants),
     };
     match state.svc.create_client(&user.caller, draft).await {
         Ok(created) => {
@@ -434,6 +447,9 @@ pub struct EditForm {
     api_key_format: Option<String>,
     api_key_filename: Option<String>,
     require_pkce: Option<String>,
+    /// Ticked grants; none ticked leaves them as they are.
+    #[serde(default)]
+    grants: Vec<String>,
 }
 
 pub async fn edit_client(
@@ -453,6 +469,7 @@ pub async fn edit_client(
         api_key_filename: f.api_key_filename.clone().unwrap_or_default(),
         require_pkce: f.require_pkce.is_some(),
         permissions: Vec::new(),
+        grants: f.grants.clone(),
     };
     let edit = ClientEdit {
         name: f.name,
@@ -461,6 +478,7 @@ pub async fn edit_client(
         api_key_format: Some(f.api_key_format.filter(|s| !s.trim().is_empty())),
         api_key_filename: Some(filled(f.api_key_filename)),
         require_pkce: Some(f.require_pkce.is_some()),
+        grants: (!f.grants.is_empty()).then_some(f.grants),
     };
     match state.svc.edit_client(&user.caller, &client_id, edit).await {
         Ok(_) => Ok(Redirect::to("/?notice=client-updated").into_response()),

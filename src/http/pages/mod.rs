@@ -5,6 +5,7 @@
 mod account;
 mod consent;
 mod dashboard;
+mod device;
 mod file_flow;
 mod recovery;
 
@@ -37,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/oauth/request-auth", get(consent::request_auth))
         .route("/oauth/authorize", get(consent::authorize))
         .route("/oauth/consent", post(consent::answer))
+        .route("/device", get(device::show).post(device::enter))
+        .route("/device/answer", post(device::answer))
         .route("/client-file-flow/{client_id}", get(file_flow::show).post(file_flow::create))
         .route("/clients", post(dashboard::create_client))
         .route("/clients/{client_id}/edit", post(dashboard::edit_client))

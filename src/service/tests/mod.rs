@@ -129,6 +129,7 @@ impl Fixture {
             api_key_filename: None,
             require_pkce: false,
             public: false,
+            grants: None,
         };
         configure(&mut draft);
         self.svc.create_client(&author.caller, draft).await.map(|created| (created.client, created.secret))
