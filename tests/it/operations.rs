@@ -414,9 +414,9 @@ async fn metrics_move_with_requests_exchanges_logins_and_keys() {
         }
     };
     tokio::time::timeout(Duration::from_secs(10), received).await.expect("a credential change is received");
+    let seen = value(&scrape().await, &series);
     let ban = run(&["user", "player", "--banned", "true", "--database-url", &binary.database_url], &[], None).await;
     assert!(ban.success, "{}", ban.stderr);
-    let seen = value(&scrape().await, &series);
     let more = async {
         while value(&scrape().await, &series) <= seen {
             tokio::time::sleep(Duration::from_millis(50)).await;
