@@ -30,7 +30,9 @@ pub fn install_metrics() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Full("tachi_db_write_batch_size".into()), &BATCH_BUCKETS))
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full("tachi_db_write_batch_size".into()), &BATCH_BUCKETS)
+                })
                 .expect("the buckets are not empty")
                 .build_recorder();
             let handle = recorder.handle();
