@@ -38,6 +38,19 @@ pub enum Command {
     /// Copy a live SQLite database to a new file, checked; for PostgreSQL,
     /// print the pg_dump command.
     Backup(BackupArgs),
+    /// Replace a stopped server's SQLite database with a backup, checked
+    /// first; for PostgreSQL, print the pg_restore command.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup to restore (made by `tachi-auth backup`, or any copy of a
+    /// tachi-auth SQLite database).
+    #[arg(long, value_name = "FILE")]
+    pub from: std::path::PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -120,8 +133,9 @@ pub struct ServeArgs {
     /// https, cookies are marked Secure. It is also the OAuth issuer.
     #[arg(long, env = "TACHI_AUTH_PUBLIC_URL", value_parser = public_url)]
     pub public_url: Option<url::Url>,
-    /// The site's name, shown on pages and used in the session cookie's name (`<SiteName>_SESSION`).
-    #[arg(long, env = "TACHI_AUTH_SITE_NAME", default_value = "Tachi")]
+    /// The site's name, shown on pages and used in the session cookie's name
+    /// (`<SiteName>_SESSION`): 1–64 characters, with a letter or digit.
+    #[arg(long, env = "TACHI_AUTH_SITE_NAME", default_value = "Tachi", value_parser = site_name)]
     pub site_name: String,
     /// How long an authorization code (and a pending consent) stays valid (1–86400).
     #[arg(long, env = "TACHI_AUTH_CODE_LIFETIME", default_value_t = 1800, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -133,23 +147,23 @@ pub struct ServeArgs {
     /// updated at start-up: `[{"clientID": "CXhook", "name": "…", "permissions": […], …}]`.
     #[arg(long, env = "TACHI_AUTH_BUILTIN_CLIENTS", value_name = "FILE")]
     pub builtin_clients: Option<std::path::PathBuf>,
-    /// How many API clients a non-admin user may own.
-    #[arg(long, env = "TACHI_AUTH_CLIENT_CAP", default_value_t = 10)]
+    /// How many API clients a non-admin user may own (0–100000).
+    #[arg(long, env = "TACHI_AUTH_CLIENT_CAP", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub client_cap: u32,
     /// How long a login session lasts (60–31536000).
     #[arg(long, env = "TACHI_AUTH_SESSION_LIFETIME", default_value_t = 30 * 24 * 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
     pub session_lifetime: u64,
-    /// Failed logins allowed per account per limit window.
-    #[arg(long, env = "TACHI_AUTH_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10)]
+    /// Failed logins allowed per account per limit window (1–1000000).
+    #[arg(long, env = "TACHI_AUTH_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub login_failures_per_account: u32,
-    /// Failed logins allowed per client address per limit window.
-    #[arg(long, env = "TACHI_AUTH_LOGIN_FAILURES_PER_IP", default_value_t = 50)]
+    /// Failed logins allowed per client address per limit window (1–1000000).
+    #[arg(long, env = "TACHI_AUTH_LOGIN_FAILURES_PER_IP", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub login_failures_per_ip: u32,
-    /// Registrations allowed per client address per limit window.
-    #[arg(long, env = "TACHI_AUTH_REGISTRATIONS_PER_IP", default_value_t = 20)]
+    /// Registrations allowed per client address per limit window (1–1000000).
+    #[arg(long, env = "TACHI_AUTH_REGISTRATIONS_PER_IP", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub registrations_per_ip: u32,
-    /// Failed client authentications (token, revoke, introspect) allowed per client and per address per window.
-    #[arg(long, env = "TACHI_AUTH_CLIENT_AUTH_FAILURES", default_value_t = 20)]
+    /// Failed client authentications (token, revoke, introspect) allowed per client and per address per window (1–1000000).
+    #[arg(long, env = "TACHI_AUTH_CLIENT_AUTH_FAILURES", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub client_auth_failures: u32,
     /// Behind a reverse proxy: the header it puts the client's address in
     /// (e.g. X-Forwarded-For, X-Real-IP), for per-address limits. Only set
@@ -166,8 +180,8 @@ pub struct ServeArgs {
     /// Login sessions a user may have at once: a new login ends the oldest beyond it (1–10000).
     #[arg(long, env = "TACHI_AUTH_SESSIONS_PER_USER", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub sessions_per_user: u32,
-    /// Personal API keys (made by hand, not through a client) a user may hold.
-    #[arg(long, env = "TACHI_AUTH_PERSONAL_KEY_CAP", default_value_t = 100)]
+    /// Personal API keys (made by hand, not through a client) a user may hold (0–100000).
+    #[arg(long, env = "TACHI_AUTH_PERSONAL_KEY_CAP", default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub personal_key_cap: u32,
     #[command(flatten)]
     pub connections: ConnectionArgs,
@@ -214,37 +228,37 @@ pub struct AccountArgs {
     /// The mail server: `smtp://[user:password@]host[:port]` (STARTTLS when
     /// the server offers it) or `smtps://…` (TLS from the start). Without
     /// it, password resets and verification mails are off.
-    #[arg(long, env = "TACHI_AUTH_SMTP_URL", value_name = "URL")]
+    #[arg(long, env = "TACHI_AUTH_SMTP_URL", value_name = "URL", value_parser = smtp_url)]
     pub smtp_url: Option<String>,
     /// The sender of the mails (default: `noreply@<host of the public URL>`).
-    #[arg(long, env = "TACHI_AUTH_MAIL_FROM", value_name = "ADDRESS")]
+    #[arg(long, env = "TACHI_AUTH_MAIL_FROM", value_name = "ADDRESS", value_parser = mail_from)]
     pub mail_from: Option<String>,
-    /// How long a password reset link works.
-    #[arg(long, env = "TACHI_AUTH_RESET_CODE_LIFETIME", default_value_t = 3600, value_name = "SECONDS")]
+    /// How long a password reset link works (60–604800).
+    #[arg(long, env = "TACHI_AUTH_RESET_CODE_LIFETIME", default_value_t = 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..=604_800))]
     pub reset_code_lifetime: u64,
-    /// How long an e-mail verification link works.
-    #[arg(long, env = "TACHI_AUTH_VERIFY_CODE_LIFETIME", default_value_t = 7 * 24 * 3600, value_name = "SECONDS")]
+    /// How long an e-mail verification link works (60–2592000).
+    #[arg(long, env = "TACHI_AUTH_VERIFY_CODE_LIFETIME", default_value_t = 7 * 24 * 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..=2_592_000))]
     pub verify_code_lifetime: u64,
     /// Users whose e-mail address is not verified may not create API clients.
     #[arg(long, env = "TACHI_AUTH_REQUIRE_VERIFIED_EMAIL")]
     pub require_verified_email: bool,
     /// The first wait before a mail that could not be sent is tried again;
-    /// it doubles with each failure, up to 30 minutes.
-    #[arg(long, env = "TACHI_AUTH_MAIL_RETRY_BASE_MS", default_value_t = 1000, value_name = "MS")]
+    /// it doubles with each failure, up to 30 minutes (1–1800000).
+    #[arg(long, env = "TACHI_AUTH_MAIL_RETRY_BASE_MS", default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=1_800_000))]
     pub mail_retry_base_ms: u64,
-    /// How long the security log keeps an event.
-    #[arg(long, env = "TACHI_AUTH_SECURITY_LOG_RETENTION", default_value_t = 180, value_name = "DAYS")]
+    /// How long the security log keeps an event (1–36500).
+    #[arg(long, env = "TACHI_AUTH_SECURITY_LOG_RETENTION", default_value_t = 180, value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=36_500))]
     pub security_log_retention: u64,
 }
 
 impl AccountArgs {
     pub fn settings(&self) -> AccountSettings {
         AccountSettings {
-            reset_code_lifetime: Duration::from_secs(self.reset_code_lifetime.max(1)),
-            verify_code_lifetime: Duration::from_secs(self.verify_code_lifetime.max(1)),
+            reset_code_lifetime: Duration::from_secs(self.reset_code_lifetime),
+            verify_code_lifetime: Duration::from_secs(self.verify_code_lifetime),
             require_verified_email: self.require_verified_email,
-            mail_retry_base: Duration::from_millis(self.mail_retry_base_ms.max(1)),
-            security_log_retention: Duration::from_secs(self.security_log_retention.max(1) * 86_400),
+            mail_retry_base: Duration::from_millis(self.mail_retry_base_ms),
+            security_log_retention: Duration::from_secs(self.security_log_retention * 86_400),
         }
     }
 
@@ -337,8 +351,8 @@ pub struct UserArgs {
     /// The server's public URL, for the reset link.
     #[arg(long, env = "TACHI_AUTH_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
-    /// How long the reset link works.
-    #[arg(long, env = "TACHI_AUTH_RESET_CODE_LIFETIME", default_value_t = 3600, value_name = "SECONDS")]
+    /// How long the reset link works (60–604800).
+    #[arg(long, env = "TACHI_AUTH_RESET_CODE_LIFETIME", default_value_t = 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..=604_800))]
     pub reset_code_lifetime: u64,
 }
 
@@ -421,6 +435,40 @@ fn database_url(value: &str) -> Result<String, String> {
         );
     }
     Ok(value.to_owned())
+}
+
+/// `--site-name`: shown on every page and the stem of the cookies' names,
+/// so it must have something a cookie name can hold.
+fn site_name(value: &str) -> Result<String, String> {
+    let length = value.chars().count();
+    if !(1..=64).contains(&length) {
+        return Err(format!("must be 1 to 64 characters, not {length}"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("must have no control characters".into());
+    }
+    if !value.chars().any(|c| c.is_ascii_alphanumeric()) {
+        return Err("must have an ASCII letter or digit (the cookies are named after it)".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// `--smtp-url`: checked here as well as when the mailer is made, so that
+/// `config check` finds a mistake before a start does.
+fn smtp_url(value: &str) -> Result<String, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("not a URL ({e}): give smtp://HOST[:PORT] or smtps://…"))?;
+    if !matches!(url.scheme(), "smtp" | "smtps") {
+        return Err(format!("must start with smtp:// or smtps://, not {}://", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("needs a host: smtp://[USER:PASSWORD@]HOST[:PORT]".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// `--mail-from`: a mail address, as the mails' sender.
+fn mail_from(value: &str) -> Result<String, String> {
+    crate::mail::check_address(value).map(|()| value.to_owned())
 }
 
 /// `--public-url`: where browsers reach us, so http or https with a host.

@@ -56,6 +56,16 @@ impl App {
             Some(path) => Some(load_builtin_clients(path)?),
             None => None,
         };
+        // Metrics first: the store sets up its own (pool, batches) when they are on.
+        let metrics = match args.metrics_listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|reason| StartupError::MetricsListen { addr, reason })?;
+                Some((listener, telemetry::install_metrics()))
+            }
+            None => None,
+        };
         let store = Store::connect_with_clock(&args.database.database_url, &args.database.pool(), clock).await?;
         let settings = args.settings();
         let mut web = WebSettings::new(args.public_url(), &settings.site_name, settings.session_lifetime);
@@ -83,15 +93,6 @@ impl App {
             header_timeout: Duration::from_secs(c.header_timeout),
             max_header_bytes: c.max_header_bytes as usize,
             shutdown_grace: Duration::from_secs(c.shutdown_grace),
-        };
-        let metrics = match args.metrics_listen {
-            Some(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|reason| StartupError::MetricsListen { addr, reason })?;
-                Some((listener, telemetry::install_metrics()))
-            }
-            None => None,
         };
         Ok(App { state: AppState { svc, web: Arc::new(web) }, connections, metrics })
     }

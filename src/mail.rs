@@ -27,6 +27,11 @@ pub struct Mail {
     pub html: String,
 }
 
+/// Whether `address` can be a mail's sender (`--mail-from`): the reason if not.
+pub fn check_address(address: &str) -> Result<(), String> {
+    address.parse::<Mailbox>().map(|_| ()).map_err(|e| format!("not a mail address: {e}"))
+}
+
 impl Mailer {
     /// A mailer for `smtp_url`, sending as `from`. The error names what is
     /// wrong with the settings (never the URL's password).

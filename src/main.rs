@@ -16,9 +16,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let format = match &parsed.cli.command {
-        Command::Serve(args) => args.log_format,
-        _ => LogFormat::Text,
+    let (format, metrics) = match &parsed.cli.command {
+        Command::Serve(args) => (args.log_format, args.metrics_listen.is_some()),
+        _ => (LogFormat::Text, false),
     };
     // Pending log lines are written when this guard goes, at the end of main.
     let _logs = match &parsed.cli.command {
@@ -26,7 +26,7 @@ async fn main() -> std::process::ExitCode {
             init_import_logging();
             None
         }
-        _ => Some(tachi_auth::telemetry::init_logging(format)),
+        _ => Some(tachi_auth::telemetry::init_logging(format, metrics)),
     };
     match run(parsed).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -110,6 +110,38 @@ async fn run(parsed: file::Parsed) -> Result<(), Box<dyn std::error::Error>> {
                 .into())
             }
         }
+        Command::Restore(args) => {
+            let url = &args.database.database_url;
+            let database = tachi_auth::storage::open::describe(url);
+            if url.starts_with("sqlite:") {
+                let report = tachi_auth::storage::backup::restore_sqlite(&args.from, url).await?;
+                println!(
+                    "restored the {database} from {} ({} bytes, {} migrations, integrity check ok)",
+                    args.from.display(),
+                    report.bytes,
+                    report.migrations
+                );
+                if let Some(replaced) = &report.replaced {
+                    println!("the database it replaced is kept as {}", replaced.display());
+                }
+                if report.newer_here > 0 {
+                    println!(
+                        "the backup's schema is older: the server applies this version's {} newer migration(s) \
+                         when it starts",
+                        report.newer_here
+                    );
+                }
+                Ok(())
+            } else {
+                let command = tachi_auth::storage::backup::pg_restore_command(url, &args.from)?;
+                println!("{command}");
+                Err(format!(
+                    "the {database} is restored with PostgreSQL's own pg_restore: stop every server using it, \
+                     then run the command above (the password comes from PGPASSWORD or ~/.pgpass)"
+                )
+                .into())
+            }
+        }
         Command::Config(args) => match args.action {
             ConfigAction::Check { file: path } => {
                 let n = file::check(&path)?;
@@ -173,7 +205,7 @@ async fn user_command(args: tachi_auth::config::UserArgs) -> Result<(), Box<dyn 
     }
     if args.reset_password {
         let mut settings = tachi_auth::service::Settings::default();
-        settings.accounts.reset_code_lifetime = std::time::Duration::from_secs(args.reset_code_lifetime.max(1));
+        settings.accounts.reset_code_lifetime = std::time::Duration::from_secs(args.reset_code_lifetime);
         let lifetime = settings.accounts.reset_code_lifetime;
         let svc = tachi_auth::service::Service::new(store.clone(), settings);
         let code = svc.operator_reset_code(user.id).await.map_err(|e| e.to_string())?;

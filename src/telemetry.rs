@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
 
 static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -19,12 +21,18 @@ static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
 const LATENCY_BUCKETS: [f64; 14] =
     [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
+/// Writes per group-commit batch (at most 256).
+const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
 /// Installs the process's metrics recorder (once: later calls share it).
 pub fn install_metrics() -> PrometheusHandle {
     METRICS
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full("tachi_db_write_batch_size".into()), &BATCH_BUCKETS)
+                })
                 .expect("the buckets are not empty")
                 .build_recorder();
             let handle = recorder.handle();
@@ -34,6 +42,69 @@ pub fn install_metrics() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// sqlx's pool reports each acquired connection under this target, with
+/// the time it took, when asked to (see `storage::Store`).
+pub const POOL_ACQUIRE: &str = "sqlx::pool::acquire";
+
+/// Turns sqlx's pool events into `tachi_db_pool_acquire_seconds`: how long
+/// each query waited for a connection. Near zero while the pool has an idle
+/// one; the higher buckets count the waits of a saturated pool.
+pub struct PoolAcquires;
+
+impl<S: Subscriber> tracing_subscriber::Layer<S> for PoolAcquires {
+    fn on_event(&self, event: &Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Waited(Option<f64>);
+        impl Visit for Waited {
+            fn record_f64(&mut self, field: &Field, value: f64) {
+                if field.name().ends_with("after_secs") {
+                    self.0 = Some(value);
+                }
+            }
+            fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+        }
+        if !metrics_on() {
+            return;
+        }
+        let mut waited = Waited(None);
+        event.record(&mut waited);
+        if let Some(seconds) = waited.0 {
+            static ACQUIRE: OnceLock<metrics::Histogram> = OnceLock::new();
+            ACQUIRE.get_or_init(|| metrics::histogram!("tachi_db_pool_acquire_seconds")).record(seconds);
+        }
+    }
+}
+
+/// Records a group-commit batch of `kind` (see `storage::group_commit`):
+/// how many writes shared it, and how long its transaction took to commit.
+pub struct BatchMetrics {
+    size: metrics::Histogram,
+    commit: metrics::Histogram,
+}
+
+impl BatchMetrics {
+    /// `None` when metrics are off: then a batch costs one branch.
+    pub fn new(kind: &'static str) -> Option<BatchMetrics> {
+        metrics_on().then(|| BatchMetrics {
+            size: metrics::histogram!("tachi_db_write_batch_size", "kind" => kind),
+            commit: metrics::histogram!("tachi_db_write_batch_commit_seconds", "kind" => kind),
+        })
+    }
+
+    pub fn record(&self, size: usize, took: std::time::Duration) {
+        self.size.record(size as f64);
+        self.commit.record(took.as_secs_f64());
+    }
+}
+
+/// Counts a notification that credentials changed (a key revoked, a user
+/// banned…), received from the database: PostgreSQL's `NOTIFY`, or the
+/// SQLite counter seen to move. `source`: `postgres` or `sqlite`.
+pub fn credential_change_received(source: &'static str) {
+    if metrics_on() {
+        metrics::counter!("tachi_credential_change_notifications_total", "source" => source).increment(1);
+    }
 }
 
 /// Whether metrics are recorded: the hot path asks before building labels.

@@ -12,6 +12,8 @@ ensure_postgres() {
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
     apt_install postgresql
   fi
+  # The database-TLS test makes its certificates with it (postgresql pulls it in already).
+  command -v openssl >/dev/null || apt_install openssl
 }
 
 # initdb refuses to run as root: as root, the server runs as the `postgres` user.

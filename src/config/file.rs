@@ -200,3 +200,92 @@ pub fn mask(name: &str, value: &str) -> String {
         _ => value.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// A valid value of each setting that has no default.
+    const SAMPLES: [(&str, &str); 6] = [
+        ("public-url", "https://tachi.example"),
+        ("metrics-listen", "127.0.0.1:9100"),
+        ("client-ip-header", "X-Forwarded-For"),
+        ("smtp-url", "smtp://mail.example"),
+        ("mail-from", "noreply@tachi.example"),
+        ("builtin-clients", "/etc/tachi-auth/clients.json"),
+    ];
+
+    /// The settings of `serve`: its flags that a file may hold.
+    fn settings() -> Vec<clap::Arg> {
+        let mut command = Cli::command();
+        command.build();
+        let serve = command.find_subcommand("serve").expect("serve is a subcommand");
+        serve.get_arguments().filter(|a| a.get_long().is_some_and(|l| !NOT_IN_A_FILE.contains(&l))).cloned().collect()
+    }
+
+    fn default_of(arg: &clap::Arg) -> Option<String> {
+        arg.get_default_values().first().map(|v| v.to_string_lossy().into_owned())
+    }
+
+    /// Every flag of `serve --help` can be set from a file, and `config
+    /// check` judges it (a new setting needs a sample here to pass).
+    #[test]
+    fn a_config_file_takes_every_setting_of_serve() {
+        let dir = tempfile::tempdir().unwrap();
+        for arg in settings() {
+            let key = arg.get_long().unwrap();
+            let switch = matches!(arg.get_action(), clap::ArgAction::SetTrue);
+            let value = match (switch, default_of(&arg)) {
+                (true, _) => "true".to_owned(),
+                (false, Some(v)) if v.parse::<i64>().is_ok() => v,
+                (false, Some(v)) => serde_json::Value::String(v).to_string(),
+                (false, None) => {
+                    let sample = SAMPLES.iter().find(|(k, _)| *k == key);
+                    let (_, v) = sample.unwrap_or_else(|| panic!("--{key} has no default: add a sample value here"));
+                    serde_json::Value::String((*v).to_owned()).to_string()
+                }
+            };
+            let path = dir.path().join(format!("{key}.toml"));
+            std::fs::write(&path, format!("{key} = {value}\n")).unwrap();
+            assert_eq!(check(&path), Ok(1), "--{key} = {value}");
+        }
+    }
+
+    /// Every number setting has a range of its own (not its type's), and a
+    /// value beyond it is refused naming the setting and the range.
+    #[test]
+    fn every_number_setting_has_a_range() {
+        let mut numbers = 0;
+        for arg in settings() {
+            let key = arg.get_long().unwrap();
+            if default_of(&arg).is_none_or(|v| v.parse::<i64>().is_err()) {
+                continue;
+            }
+            numbers += 1;
+            let huge = format!("--{key}={}", i64::MAX);
+            let e = Cli::try_parse_from(["tachi-auth", "serve", huge.as_str()]).expect_err(&huge).to_string();
+            assert!(e.contains(&format!("--{key}")) && e.contains("..="), "{huge}: {e}");
+            for type_max in [u32::MAX.to_string(), u64::MAX.to_string()] {
+                assert!(!e.contains(&format!("..={type_max}")), "--{key} is bounded only by its type: {e}");
+            }
+        }
+        assert!(numbers >= 20, "found only {numbers} number settings");
+    }
+
+    #[test]
+    fn text_settings_are_checked_too() {
+        for (flag, bad) in [
+            ("--site-name", ""),
+            ("--site-name", "!!!"),
+            ("--smtp-url", "http://mail.example"),
+            ("--smtp-url", "smtp://"),
+            ("--mail-from", "not an address"),
+        ] {
+            let arg = format!("{flag}={bad}");
+            let e = Cli::try_parse_from(["tachi-auth", "serve", arg.as_str()]).expect_err(&arg).to_string();
+            assert!(e.contains(flag), "{arg}: {e}");
+        }
+    }
+}

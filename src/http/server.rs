@@ -10,13 +10,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
+use axum::http::HeaderValue;
+use axum::http::header::CONNECTION;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -49,9 +51,23 @@ impl Default for ConnectionLimits {
 /// hyper's smallest read buffer; a head limit below it would be meaningless.
 const MIN_BUFFER: usize = 8192;
 
+/// How long, after the shutdown signal, a connection accepted but not yet
+/// sent its first request is given to send it: its client connected to
+/// send one, and it is answered (with `Connection: close`) rather than cut.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(500);
+
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
 /// accepting, lets requests in progress finish within the grace period, and
 /// closes what is left.
+///
+/// A request the server has accepted is answered in full on shutdown:
+/// - connections already waiting in the listen queue are accepted before
+///   the listener closes (closing it would reset them);
+/// - a connection that has not sent its first request yet gets
+///   [`FIRST_REQUEST_GRACE`] to send it, and its answer closes it;
+/// - a request in progress finishes, and its answer closes the connection;
+/// - an idle keep-alive connection is closed, as HTTP/1.1 allows at any
+///   time (a client resends what it had not yet sent on it).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -67,7 +83,9 @@ pub async fn serve(
         // are streamed through it, so it need not be larger than a head.
         .max_buf_size(head.max(MIN_BUFFER * 2));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let stopped = Arc::new(AtomicBool::new(false));
+    let serving = Serving { http, router, stopping, stopped: stopped.clone() };
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -90,30 +108,31 @@ pub async fn serve(
             drop(stream);
             continue;
         };
-        let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-            let mut req = req.map(axum::body::Body::new);
-            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            tower_service::Service::call(&mut router.clone(), req)
-        });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        connections.spawn(async move {
-            let _slot = slot;
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
+        connections.spawn(serving.connection(stream, peer, slot));
     }
-    drop(listener);
+    stopped.store(true, Ordering::Relaxed);
+    let _ = stop.send(true);
+    // The connections the kernel completed but we had not accepted yet
+    // would be reset with the listener: take them first.
+    let mut queued = 0;
+    if let Ok(listener) = listener.into_std() {
+        while let Ok((stream, peer)) = listener.accept() {
+            let stream = stream.set_nonblocking(true).and_then(|()| tokio::net::TcpStream::from_std(stream));
+            let (Ok(stream), Ok(slot)) = (stream, slots.clone().try_acquire_owned()) else { continue };
+            connections.spawn(serving.connection(stream, peer, slot));
+            queued += 1;
+        }
+    }
     let open = connections.len();
     tracing::info!(
         open_connections = open,
+        queued_connections = queued,
         grace_seconds = limits.shutdown_grace.as_secs(),
         "shutting down: no longer accepting connections; letting requests in progress finish"
     );
     let stopping = std::time::Instant::now();
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+    let finished = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits.shutdown_grace, finished).await.is_err() {
         tracing::warn!(open, grace = ?limits.shutdown_grace, "requests still in progress at the end of the grace period: closing their connections");
     } else {
         tracing::info!(waited_ms = stopping.elapsed().as_millis() as u64, "every request in progress was answered");
@@ -121,6 +140,75 @@ pub async fn serve(
     connections.abort_all();
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// What each connection is served with.
+struct Serving {
+    http: hyper::server::conn::http1::Builder,
+    router: Router,
+    /// Becomes true at the shutdown signal: the waiters' and the requests' view.
+    stopping: tokio::sync::watch::Receiver<bool>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Serving {
+    /// The task serving one connection until it closes (see [`serve`] for
+    /// what the shutdown does to it).
+    fn connection(
+        &self,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let _ = stream.set_nodelay(true);
+        let router = self.router.clone();
+        let mut stopping = self.stopping.clone();
+        let started = Arc::new(AtomicBool::new(false));
+        let service = {
+            let (started, stopped) = (started.clone(), self.stopped.clone());
+            hyper::service::service_fn(move |req: Request<Incoming>| {
+                started.store(true, Ordering::Relaxed);
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                let answer = tower_service::Service::call(&mut router.clone(), req);
+                let stopped = stopped.clone();
+                async move {
+                    let mut res = answer.await?;
+                    if stopped.load(Ordering::Relaxed) {
+                        // hyper closes the connection after this answer.
+                        res.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+                    }
+                    Ok::<_, std::convert::Infallible>(res)
+                }
+            })
+        };
+        let connection = self.http.serve_connection(TokioIo::new(stream), service);
+        async move {
+            let _slot = slot;
+            let mut connection = std::pin::pin!(connection);
+            let outcome = tokio::select! {
+                outcome = connection.as_mut() => outcome,
+                () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
+                    let mut ended = None;
+                    if !started.load(Ordering::Relaxed) {
+                        // Accepted but silent so far: its request may be on the way.
+                        ended = tokio::time::timeout(FIRST_REQUEST_GRACE, connection.as_mut()).await.ok();
+                    }
+                    match ended {
+                        Some(outcome) => outcome,
+                        None => {
+                            // A request in progress finishes; an idle connection closes.
+                            connection.as_mut().graceful_shutdown();
+                            connection.await
+                        }
+                    }
+                }
+            };
+            if let Err(e) = outcome {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+    }
 }
 
 /// Raises this process's soft limit on open files to its hard limit, so the

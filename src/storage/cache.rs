@@ -202,6 +202,7 @@ pub(crate) fn watch_postgres(pool: PgPool, cache: Arc<Cache>) {
             // sent meanwhile. Stop trusting the cache until listening again.
             while let Ok(Some(_)) = listener.try_recv().await {
                 cache.flush();
+                crate::telemetry::credential_change_received("postgres");
             }
             cache.set_watching(false);
         }
@@ -237,6 +238,9 @@ pub(crate) fn watch_sqlite(opts: SqliteConnectOptions, pool: SqlitePool, cache: 
                 Ok(epoch) => {
                     // The first reading (or a change): nothing cached can be
                     // trusted to predate it.
+                    if seen.is_some() {
+                        crate::telemetry::credential_change_received("sqlite");
+                    }
                     seen = Some(epoch);
                     cache.set_watching(true);
                 }

@@ -33,6 +33,8 @@ const MAX_BATCH: usize = 256;
 
 /// A write that can be settled in a batch with others of its kind.
 pub(super) trait Batched: Send + Sync + Sized + 'static {
+    /// The `kind` label of the batch metrics.
+    const KIND: &'static str;
     /// What the write's caller is answered.
     type Output: Send + 'static;
     /// Two writes with the same key are never in one batch: the second is
@@ -77,10 +79,11 @@ pub(super) async fn submit<W: Batched>(store: &Store, tasks: Option<&Tasks<W>>, 
 /// the task's own copy, whose own senders are `None`: it settles directly.
 pub(super) fn start<W: Batched>(store: Store) -> Tasks<W> {
     let (tx, mut rx) = mpsc::channel::<Job<W>>(4 * MAX_BATCH);
+    let metrics = crate::telemetry::BatchMetrics::new(W::KIND);
     tokio::spawn(async move {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-            settle(&store, std::mem::take(&mut jobs)).await;
+            settle(&store, std::mem::take(&mut jobs), metrics.as_ref()).await;
         }
     });
     tx
@@ -89,7 +92,7 @@ pub(super) fn start<W: Batched>(store: Store) -> Tasks<W> {
 /// One batch: the first write of each key together, then, alone and in
 /// order, every write the batch left (a second write of a key, a write the
 /// batch could not settle, every write of a batch that failed).
-async fn settle<W: Batched>(store: &Store, jobs: Vec<Job<W>>) {
+async fn settle<W: Batched>(store: &Store, jobs: Vec<Job<W>>, metrics: Option<&crate::telemetry::BatchMetrics>) {
     let (batched, mut alone): (Vec<Job<W>>, Vec<Job<W>>) = {
         let mut seen = HashSet::with_capacity(jobs.len());
         jobs.into_iter().partition(|j| seen.insert(j.write.key()))
@@ -98,6 +101,9 @@ async fn settle<W: Batched>(store: &Store, jobs: Vec<Job<W>>) {
         let (writes, replies): (Vec<W>, Vec<_>) = batched.into_iter().map(|j| (j.write, j.reply)).unzip();
         let started = std::time::Instant::now();
         let outcome = W::batch(store, &writes).await;
+        if let (Some(metrics), Ok(_)) = (metrics, &outcome) {
+            metrics.record(writes.len(), started.elapsed());
+        }
         match &outcome {
             Ok(_) => tracing::debug!(
                 kind = std::any::type_name::<W>(),

@@ -354,6 +354,7 @@ impl Store {
                 Err(_) => return Err(fail(sqlx::Error::PoolTimedOut)),
             }
             let pool = PgPoolOptions::new()
+                .acquire_time_level(acquire_events())
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
                 .test_before_acquire(false)
@@ -392,6 +393,7 @@ impl Store {
             // by reads of many different keys, the pool's caches would be a
             // large part of a server meant to stay small.
             let pool = SqlitePoolOptions::new()
+                .acquire_time_level(acquire_events())
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
                 .test_before_acquire(false)
@@ -487,6 +489,12 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
     }
+}
+
+/// Whether sqlx reports each connection taken from the pool, and how long it
+/// took: only when metrics are on (`telemetry::PoolAcquires` reads them).
+fn acquire_events() -> log::LevelFilter {
+    if crate::telemetry::metrics_on() { log::LevelFilter::Debug } else { log::LevelFilter::Off }
 }
 
 /// Runs the migrations, recording in `opened` how many there are and how

@@ -99,7 +99,16 @@ pub(super) fn sqlite_error(file: &Path, e: sqlx::Error) -> OpenError {
 /// An error of PostgreSQL's connection, with the server named and the
 /// password (should any message repeat it) masked.
 pub(super) fn pg_error(opts: &PgConnectOptions, url: &str, e: &sqlx::Error) -> OpenError {
-    let mut text = format!("cannot connect to the {}: {}", pg_name(opts), reason(e));
+    let why = reason(e);
+    // A refused certificate comes as an I/O error of the TLS layer.
+    let certificate = matches!(e, sqlx::Error::Tls(_)) || why.contains("certificate");
+    let mut text = format!("cannot connect to the {}: {}{why}", pg_name(opts), if certificate { "TLS: " } else { "" });
+    if certificate {
+        text.push_str(
+            " (with sslmode=verify-ca or verify-full the server's certificate must be signed by the CA of \
+             sslrootcert=FILE, or by a public CA without it)",
+        );
+    }
     let password = url::Url::parse(url).ok().and_then(|u| u.password().map(str::to_owned));
     if let Some(password) = password.filter(|p| !p.is_empty()) {
         text = text.replace(&password, "********");
@@ -113,7 +122,7 @@ pub(super) fn reason(e: &sqlx::Error) -> String {
         sqlx::Error::Database(db) => db.message().to_owned(),
         sqlx::Error::Io(io) => io.to_string(),
         sqlx::Error::PoolTimedOut => "no connection within the acquire timeout (--db-acquire-timeout-ms)".into(),
-        sqlx::Error::Tls(t) => format!("TLS: {t}"),
+        sqlx::Error::Tls(t) => t.to_string(),
         other => other.to_string(),
     }
 }

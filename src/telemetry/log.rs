@@ -65,17 +65,29 @@ pub fn current_request_id() -> Option<RequestId> {
 }
 
 /// Installs the global logger; the guard writes out pending lines when
-/// dropped (keep it until the process ends).
-pub fn init_logging(format: LogFormat) -> LogGuard {
+/// dropped (keep it until the process ends). With `metrics`, sqlx's pool
+/// events are also read, for [`super::PoolAcquires`] (whatever the log's level).
+pub fn init_logging(format: LogFormat, metrics: bool) -> LogGuard {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_env("TACHI_AUTH_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let (writer, guard) = BufferedStdout::start();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+    let acquires = metrics.then(|| {
+        let only = tracing_subscriber::filter::Targets::new().with_target(super::POOL_ACQUIRE, Level::DEBUG);
+        super::PoolAcquires.with_filter(only)
+    });
+    let registry = tracing_subscriber::registry().with(acquires);
     match format {
         // Colours for a terminal only: not escape codes in a log file.
         LogFormat::Text => {
-            builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).event_format(TextLines).init()
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            registry.with(layer.with_ansi(ansi).event_format(TextLines).with_filter(filter)).init()
         }
-        LogFormat::Json => builder.fmt_fields(JsonFields::new()).event_format(JsonLines).init(),
+        LogFormat::Json => {
+            registry.with(layer.fmt_fields(JsonFields::new()).event_format(JsonLines).with_filter(filter)).init()
+        }
     }
     guard
 }

@@ -15,6 +15,7 @@ mod browser;
 mod builtin_clients;
 mod clients;
 mod dashboard_forms;
+mod database_tls;
 mod device_grant;
 mod import;
 mod malformed;

@@ -1,7 +1,7 @@
 //! Running it in production: settings refused rather than clamped, operator
 //! commands that never create a database, clear start-up errors, the start
-//! line, request logs (text and JSON) with request ids, the config file and
-//! the metrics listener.
+//! line, request logs (text and JSON) with request ids, the config file,
+//! the metrics listener, backups and restores, and stopping under load.
 
 use std::time::Duration;
 
@@ -36,6 +36,19 @@ async fn bad_settings_are_refused_naming_the_setting_and_its_range() {
         (&["--header-timeout", "0"], &["--header-timeout", "1..=3600"]),
         (&["--max-header-bytes", "1024"], &["--max-header-bytes", "8192..=1048576"]),
         (&["--shutdown-grace", "86400"], &["--shutdown-grace", "0..=3600"]),
+        (&["--client-cap", "100001"], &["--client-cap", "0..=100000"]),
+        (&["--login-failures-per-account", "0"], &["--login-failures-per-account", "1..=1000000"]),
+        (&["--login-failures-per-ip", "0"], &["--login-failures-per-ip", "1..=1000000"]),
+        (&["--registrations-per-ip", "0"], &["--registrations-per-ip", "1..=1000000"]),
+        (&["--client-auth-failures", "0"], &["--client-auth-failures", "1..=1000000"]),
+        (&["--personal-key-cap", "100001"], &["--personal-key-cap", "0..=100000"]),
+        (&["--reset-code-lifetime", "5"], &["--reset-code-lifetime", "60..=604800"]),
+        (&["--verify-code-lifetime", "0"], &["--verify-code-lifetime", "60..=2592000"]),
+        (&["--mail-retry-base-ms", "0"], &["--mail-retry-base-ms", "1..=1800000"]),
+        (&["--security-log-retention", "0"], &["--security-log-retention", "1..=36500"]),
+        (&["--site-name", ""], &["--site-name", "1 to 64 characters"]),
+        (&["--smtp-url", "https://mail.example"], &["--smtp-url", "smtp:// or smtps://"]),
+        (&["--mail-from", "nobody"], &["--mail-from", "not a mail address"]),
     ];
     for (args, expected) in cases {
         let out = run(&[&["serve"], *args].concat(), &[], None).await;
@@ -383,7 +396,39 @@ async fn metrics_move_with_requests_exchanges_logins_and_keys() {
     moved(r#"tachi_api_keys_created_total{outcome="personal"}"#, 1.0);
     moved(r#"tachi_api_keys_revoked_total{outcome="by_user"}"#, 1.0);
     moved(r#"tachi_clients_total{outcome="created"}"#, 1.0);
+    // The database's side: connections taken from the pool (and how long
+    // that took), and the group-commit batches the exchange went through.
+    moved("tachi_db_pool_acquire_seconds_count", 1.0);
+    moved(r#"tachi_db_write_batch_size_count{kind="token_exchange"}"#, 1.0);
+    moved(r#"tachi_db_write_batch_size_sum{kind="token_exchange"}"#, 1.0);
+    moved(r#"tachi_db_write_batch_commit_seconds_count{kind="token_exchange"}"#, 1.0);
+    moved(r#"tachi_db_write_batch_size_count{kind="approval"}"#, 1.0);
+    assert!(after.contains(r#"tachi_db_write_batch_size_bucket{kind="token_exchange",le="1"}"#), "{after}");
     assert!(!after.contains(&key) && !after.contains(&client.secret), "no secret in the metrics");
+
+    // The key revoked above reached the database's change notifications
+    // (PostgreSQL's NOTIFY, or the SQLite counter another process bumps):
+    // received, as another instance's or an operator's change would be.
+    let source = if binary.database_url.starts_with("sqlite") { "sqlite" } else { "postgres" };
+    let series = format!(r#"tachi_credential_change_notifications_total{{source="{source}"}}"#);
+    let received = async {
+        loop {
+            if value(&scrape().await, &series) >= 1.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), received).await.expect("a credential change is received");
+    let seen = value(&scrape().await, &series);
+    let ban = run(&["user", "player", "--banned", "true", "--database-url", &binary.database_url], &[], None).await;
+    assert!(ban.success, "{}", ban.stderr);
+    let more = async {
+        while value(&scrape().await, &series) <= seen {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), more).await.expect("an operator's ban is received");
 
     // Not on the public listener.
     let public = reqwest::get(binary.url("/metrics")).await.unwrap();
@@ -409,29 +454,35 @@ async fn a_backup_taken_under_load_keeps_every_key() {
         expect_ok(server.with_key(Method::GET, "/status", key).send().await.unwrap()).await;
     }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let exchanges = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let load = {
-        let (addr, url, stop, client) = (binary.addr, binary.database_url.clone(), stop.clone(), client.clone());
+        let (addr, url, client) = (binary.addr, binary.database_url.clone(), client.clone());
+        let (stop, exchanges) = (stop.clone(), exchanges.clone());
         tokio::spawn(async move {
             let server = TestServer::speaking_to(addr, &url);
             let player = server.login("player").await;
-            let mut exchanges = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && exchanges < 500 {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 server.authorize(&player, &client).await;
-                exchanges += 1;
+                exchanges.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            exchanges
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The backup starts once exchanges are under way (a loaded machine
+    // may take a while to log the player in).
+    let running = async {
+        while exchanges.load(std::sync::atomic::Ordering::Relaxed) < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), running).await.expect("the exchanges run");
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy.db");
     let to = copy.to_str().unwrap();
     let out = run(&["backup", "--to", to, "--database-url", &binary.database_url], &[], None).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let exchanges = load.await.unwrap();
+    load.await.unwrap();
     assert!(out.success, "{}", out.stderr);
     assert!(out.stdout.contains("integrity check ok") && out.stdout.contains(to), "{}", out.stdout);
-    assert!(exchanges > 0, "exchanges ran during the backup");
 
     let again = run(&["backup", "--to", to, "--database-url", &binary.database_url], &[], None).await;
     assert!(!again.success && again.stderr.contains("never overwrites"), "{}", again.stderr);
@@ -441,6 +492,194 @@ async fn a_backup_taken_under_load_keeps_every_key() {
     let restored_server = restored.helpers();
     for key in &keys {
         expect_ok(restored_server.with_key(Method::GET, "/status", key).send().await.unwrap()).await;
+    }
+}
+
+/// `tachi-auth restore`: refused while a server has the database open;
+/// once it is stopped, the backup (taken while exchanges ran) replaces the
+/// database, checked, the old one kept aside; a server started on it knows
+/// every key answered before the backup began, and none issued after it.
+#[tokio::test]
+async fn a_backup_taken_under_load_is_restored_into_a_stopped_server() {
+    let mut binary = RunningBinary::start(&[], "warn").await;
+    let server = binary.helpers();
+    let author = server.register("author").await;
+    let player = server.register("player").await;
+    let client = server.client_of(&author, &["submit_score"]).await;
+    let mut keys = Vec::new();
+    for _ in 0..5 {
+        let key = server.authorize(&player, &client).await;
+        expect_ok(server.with_key(Method::GET, "/status", &key).send().await.unwrap()).await;
+        keys.push(key);
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let exchanges = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let load = {
+        let (addr, url, client) = (binary.addr, binary.database_url.clone(), client.clone());
+        let (stop, exchanges) = (stop.clone(), exchanges.clone());
+        tokio::spawn(async move {
+            let server = TestServer::speaking_to(addr, &url);
+            let player = server.login("player").await;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                server.authorize(&player, &client).await;
+                exchanges.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    let running = async {
+        while exchanges.load(std::sync::atomic::Ordering::Relaxed) < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), running).await.expect("the exchanges run");
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.db");
+    let backup = backup.to_str().unwrap();
+    let out = run(&["backup", "--to", backup, "--database-url", &binary.database_url], &[], None).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.await.unwrap();
+    assert!(out.success, "{}", out.stderr);
+    let after_the_backup = server.authorize(&player, &client).await;
+
+    let restore = |url: String, from: String| async move {
+        run(&["restore", "--from", &from, "--database-url", &url], &[], None).await
+    };
+    let busy = restore(binary.database_url.clone(), backup.to_owned()).await;
+    assert!(!busy.success, "restored under a running server:\n{}", busy.stdout);
+    assert!(busy.stderr.contains("has the database open") && busy.stderr.contains("stop it"), "{}", busy.stderr);
+    expect_ok(server.with_key(Method::GET, "/status", &after_the_backup).send().await.unwrap()).await;
+
+    binary.terminate(Duration::from_secs(30)).await.expect("it stops");
+    let out = restore(binary.database_url.clone(), backup.to_owned()).await;
+    assert!(out.success, "{}", out.stderr);
+    assert!(out.stdout.contains("integrity check ok") && out.stdout.contains("kept as"), "{}", out.stdout);
+    let database = binary.database_url.trim_start_matches("sqlite://");
+    let kept = out.stdout.lines().find_map(|l| l.strip_prefix("the database it replaced is kept as ")).unwrap();
+    assert!(kept.starts_with(database) && std::path::Path::new(kept).is_file(), "{kept}");
+
+    let mut restored =
+        RunningBinary::start_with(&[], "warn", Some(TestDatabase::at(binary.database_url.clone()))).await;
+    let restored_server = restored.helpers();
+    for key in &keys {
+        expect_ok(restored_server.with_key(Method::GET, "/status", key).send().await.unwrap()).await;
+    }
+    let res = restored_server.with_key(Method::GET, "/status", &after_the_backup).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "a key issued after the backup is not in it");
+    restored.terminate(Duration::from_secs(30)).await.expect("it stops");
+
+    // A backup of a newer schema, or a file that is not one, is refused
+    // and the database left as it was.
+    let newer = dir.path().join("newer.db");
+    std::fs::copy(backup, &newer).unwrap();
+    let newer_url = format!("sqlite://{}", newer.display());
+    crate::support::db::execute(
+        &newer_url,
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990101000000, 'from a later version', TRUE, x'00', 0)",
+    )
+    .await;
+    let before = std::fs::read(database).unwrap();
+    let out = restore(binary.database_url.clone(), newer.display().to_string()).await;
+    let refused = !out.success && out.stderr.contains("newer tachi-auth") && out.stderr.contains("99990101000000");
+    assert!(refused, "{}", out.stderr);
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"not a database at all, not even close to one".repeat(100)).unwrap();
+    let out = restore(binary.database_url.clone(), garbage.display().to_string()).await;
+    assert!(!out.success && out.stderr.contains("not a database"), "{}", out.stderr);
+    assert_eq!(std::fs::read(database).unwrap(), before, "a refused restore changed the database");
+}
+
+/// SIGTERM during a flood of token exchanges: the process exits 0, every
+/// request it had accepted is answered in full (each on a connection of its
+/// own, so none is sent on a connection the server is closing), and every
+/// key it answered is in the database a restarted server opens.
+#[tokio::test]
+async fn sigterm_during_a_flood_of_exchanges_loses_no_answered_key() {
+    let mut binary =
+        RunningBinary::start_with(&["--shutdown-grace", "20"], "warn", Some(TestDatabase::create().await)).await;
+    let server = binary.helpers();
+    let author = server.register("author").await;
+    let player = server.register("player").await;
+    let client = server.client_of(&author, &["submit_score"]).await;
+    let mut codes = Vec::new();
+    for _ in 0..300 {
+        codes.push(player.approve(&client).await);
+    }
+    let codes = std::sync::Arc::new(std::sync::Mutex::new(codes));
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let fresh_connections = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+
+    #[derive(Debug)]
+    enum Outcome {
+        Key(String, std::time::Instant),
+        Refused,
+        Broken(String),
+    }
+    let mut workers = Vec::new();
+    for _ in 0..12 {
+        let (codes, answered, http) = (codes.clone(), answered.clone(), fresh_connections.clone());
+        let (url, body) = (server.api("/oauth/token"), server.exchange_body(&client, ""));
+        workers.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            loop {
+                let Some(code) = codes.lock().unwrap().pop() else { break };
+                let mut body = body.clone();
+                body["code"] = code.into();
+                let sent = http.post(&url).header("connection", "close").json(&body).send().await;
+                let outcome = match sent {
+                    Ok(res) => {
+                        let status = res.status();
+                        match res.json::<Value>().await {
+                            Ok(v) if status == StatusCode::OK && v["body"]["token"].is_string() => {
+                                answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                Outcome::Key(v["body"]["token"].as_str().unwrap().to_owned(), std::time::Instant::now())
+                            }
+                            other => Outcome::Broken(format!("{status}: {other:?}")),
+                        }
+                    }
+                    Err(e) if e.is_connect() => Outcome::Refused,
+                    Err(e) => Outcome::Broken(format!("{e:?}")),
+                };
+                let refused = matches!(outcome, Outcome::Refused);
+                outcomes.push(outcome);
+                if refused {
+                    break;
+                }
+            }
+            outcomes
+        }));
+    }
+    let flowing = async {
+        while answered.load(std::sync::atomic::Ordering::Relaxed) < 60 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(30), flowing).await.is_err() {
+        codes.lock().unwrap().clear();
+        let outcomes: Vec<Outcome> =
+            futures::future::join_all(workers).await.into_iter().flat_map(Result::unwrap).collect();
+        panic!("the exchanges do not flow: {:?}", &outcomes[..outcomes.len().min(5)]);
+    }
+    let signalled = std::time::Instant::now();
+    binary.terminate(Duration::from_secs(30)).await.expect("it stops, with status 0");
+    let mut outcomes = Vec::new();
+    for w in workers {
+        outcomes.extend(w.await.unwrap());
+    }
+    let broken: Vec<&String> =
+        outcomes.iter().filter_map(|o| if let Outcome::Broken(e) = o { Some(e) } else { None }).collect();
+    assert!(broken.is_empty(), "accepted requests without a full answer: {broken:?}");
+    let keys: Vec<&String> =
+        outcomes.iter().filter_map(|o| if let Outcome::Key(k, _) = o { Some(k) } else { None }).collect();
+    let late = outcomes.iter().filter(|o| matches!(o, Outcome::Key(_, at) if *at > signalled)).count();
+    println!("{} keys answered, {late} of them after SIGTERM", keys.len());
+    assert!(late > 0, "no exchange was in flight at SIGTERM: the test proves nothing");
+    assert!(codes.lock().unwrap().len() + keys.len() < 300, "exchanges were refused once it stopped");
+
+    let restarted = RunningBinary::start_with(&[], "warn", Some(TestDatabase::at(binary.database_url.clone()))).await;
+    let again = restarted.helpers();
+    for key in keys {
+        expect_ok(again.with_key(Method::GET, "/status", key).send().await.unwrap()).await;
     }
 }
 
@@ -457,6 +696,16 @@ async fn a_postgres_backup_prints_the_pg_dump_command_without_the_password() {
          --file=/backups/tachi.dump"
     );
     assert!(out.stderr.contains("pg_dump") && out.stderr.contains("PGPASSWORD"), "{}", out.stderr);
+    assert!(!format!("{}{}", out.stdout, out.stderr).contains("s3cret"), "the password is shown");
+
+    let out = run(&["restore", "--from", "/backups/tachi.dump", "--database-url", url], &[], None).await;
+    assert!(!out.success);
+    assert_eq!(
+        out.stdout.trim(),
+        "pg_restore --clean --if-exists --no-owner --single-transaction --host=db.internal --port=6543 \
+         --username=tachi --dbname=tachi_prod /backups/tachi.dump"
+    );
+    assert!(out.stderr.contains("stop every server") && out.stderr.contains("PGPASSWORD"), "{}", out.stderr);
     assert!(!format!("{}{}", out.stdout, out.stderr).contains("s3cret"), "the password is shown");
 }
 

@@ -33,6 +33,8 @@ pub(in crate::storage) struct Approval {
 }
 
 impl Batched for Approval {
+    const KIND: &'static str = "approval";
+
     type Output = Option<PendingRequest>;
     type Key = RequestId;
 

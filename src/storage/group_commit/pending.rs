@@ -19,6 +19,8 @@ pub(in crate::storage) struct PendingWrite {
 }
 
 impl Batched for PendingWrite {
+    const KIND: &'static str = "pending_request";
+
     type Output = ();
     type Key = crate::storage::RequestId;
 

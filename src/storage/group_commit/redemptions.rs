@@ -31,6 +31,8 @@ use crate::storage::{
 pub(in crate::storage) struct Exchange(pub RedemptionAttempt);
 
 impl Batched for Exchange {
+    const KIND: &'static str = "token_exchange";
+
     type Output = Redemption;
     type Key = SecretHash;
 
