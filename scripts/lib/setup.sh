@@ -61,6 +61,19 @@ ensure_webhook_verifier() {
   python3 -c 'import standardwebhooks' 2>/dev/null && return 0
   python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
   step "installing standardwebhooks from PyPI"
-  python3 -m pip install -q standardwebhooks 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages standardwebhooks
+  python3 -m pip install -q standardwebhooks==1.1.0 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages standardwebhooks==1.1.0
+}
+
+# Schemathesis, the contract fuzzer that checks the live server against its
+# OpenAPI description (tests/it/openapi.rs). Pinned: its checks and the cases
+# a seed generates change between versions.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  command -v python3 >/dev/null || apt_install python3
+  [ "$(schemathesis --version 2>/dev/null)" = "schemathesis, version $SCHEMATHESIS_VERSION" ] && return 0
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  step "installing schemathesis $SCHEMATHESIS_VERSION from PyPI"
+  python3 -m pip install -q "schemathesis==$SCHEMATHESIS_VERSION" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "schemathesis==$SCHEMATHESIS_VERSION"
 }

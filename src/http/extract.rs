@@ -64,6 +64,12 @@ async fn json_body<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S)
         }
     }
     let Json(v) = Json::<T>::from_bytes(&bytes)?;
+    // Every body this API takes is an object, but serde reads a struct from
+    // an array too, by position: `[null, null]` would clear a client's
+    // redirect URI. (What is not JSON at all was answered above.)
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
+    }
     Ok(Some(v))
 }
 

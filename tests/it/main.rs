@@ -22,6 +22,7 @@ mod malformed;
 mod multi_instance;
 mod oauth_seeds;
 mod oauth_standard;
+mod openapi;
 mod operations;
 mod operator_accounts;
 mod outage;

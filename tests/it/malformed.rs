@@ -6,7 +6,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{ApiClient, PASSWORD, TestServer, User};
+use crate::support::{ApiClient, PASSWORD, REDIRECT, TestServer, User, expect_err, expect_ok};
 
 const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -163,6 +163,12 @@ async fn broken_bodies_are_refused_on_every_json_route() {
         cases.push(c("trailing garbage").raw(JSON, r#"{} {}"#).answers(StatusCode::BAD_REQUEST, "the request body"));
         cases.push(c("a list, not an object").json(json!([1, 2, 3])).answers(StatusCode::BAD_REQUEST, "invalid type"));
         cases.push(c("a bare string").json(json!("hello")).answers(StatusCode::BAD_REQUEST, "invalid type"));
+        // serde would read it into the route's fields by position; refused either way.
+        cases.push(
+            c("a list that fits by position")
+                .json(json!([null, null]))
+                .answers(StatusCode::BAD_REQUEST, "the request body"),
+        );
         cases.push(c("deeply nested").raw(JSON, nested.clone()).answers(StatusCode::BAD_REQUEST, "the request body"));
         cases.push(
             c("invalid UTF-8")
@@ -179,6 +185,19 @@ async fn broken_bodies_are_refused_on_every_json_route() {
         cases.push(c("an empty body").raw(JSON, "").answers(StatusCode::BAD_REQUEST, "JSON"));
     }
     run(&server, &user, cases).await;
+}
+
+/// serde reads a struct from a list by position: `[null, null]` was read as
+/// `{"name": null, "redirectUri": null}` and cleared the client's redirect URI.
+#[tokio::test]
+async fn a_list_is_not_read_as_an_object_by_position() {
+    let (_server, user, client) = setup().await;
+    let why =
+        expect_err(user.patch(&format!("/clients/{}", client.id), json!([null, null])).await, StatusCode::BAD_REQUEST)
+            .await;
+    assert!(why.contains("JSON object"), "{why}");
+    let doc = expect_ok(user.get(&format!("/clients/{}", client.id)).await).await;
+    assert_eq!(doc["redirectUri"], REDIRECT);
 }
 
 #[tokio::test]

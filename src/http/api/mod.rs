@@ -5,6 +5,7 @@ mod auth;
 mod clients;
 mod keys;
 mod oauth;
+mod openapi;
 mod recovery;
 mod status;
 mod users;
@@ -54,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .route(&at("/clients/{client_id}/webhook-deliveries"), get(clients::webhook_deliveries))
         .route(&at("/oauth/create-code"), post(oauth::create_code))
         .route(&at("/oauth/token"), post(oauth::token))
+        .route(&at("/openapi.json"), get(openapi::get))
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
         })
