@@ -230,6 +230,9 @@ impl Grants {
                     "grants: unknown grant '{name}' (known: authorization_code, device_code)"
                 )));
             };
+            if bits & g.0 != 0 {
+                return Err(Invalid::new(format!("grants: '{name}' is named twice")));
+            }
             bits |= g.0;
         }
         if bits == 0 {
@@ -439,6 +442,7 @@ mod tests {
         assert!(!Grants::DEFAULT.allows(Grants::DEVICE_CODE));
         assert!(Grants::parse_list(&[]).is_err());
         assert!(Grants::parse_list(&["implicit".into()]).is_err());
+        assert!(Grants::parse_list(&["device_code".into(), "device_code".into()]).is_err(), "a grant named twice");
     }
 
     #[test]
