@@ -63,13 +63,15 @@ async fn json_body<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S)
             return Err(JsonRejection::from(MissingJsonContentType::default()).into());
         }
     }
-    let Json(v) = Json::<T>::from_bytes(&bytes)?;
     // Every body this API takes is an object, but serde reads a struct from
     // an array too, by position: `[null, null]` would clear a client's
-    // redirect URI. (What is not JSON at all was answered above.)
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    // redirect URI. Valid JSON of another kind is refused as such; what is
+    // not JSON at all gets the parser's own message below.
+    let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if !object && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
         return Err(ApiError::bad_request("the request body must be a JSON object"));
     }
+    let Json(v) = Json::<T>::from_bytes(&bytes)?;
     Ok(Some(v))
 }
 

@@ -71,8 +71,9 @@ impl Service {
         // Another instance's or process's events are found by polling.
         let poll = self.settings.webhooks.retry_base.clamp(Duration::from_millis(50), Duration::from_secs(1));
         // A claimed delivery is left alone this long; past it, its worker is
-        // presumed dead and another may send it.
-        let lease = (self.settings.webhooks.timeout + Duration::from_secs(30)).as_millis() as i64;
+        // presumed dead (killed mid-attempt) and another may send it. An
+        // attempt ends within the timeout; the margin is for recording it.
+        let lease = (self.settings.webhooks.timeout + Duration::from_secs(5)).as_millis() as i64;
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         let mut sending = JoinSet::new();
         while !*stop.borrow() {

@@ -255,7 +255,9 @@ async fn events_wait_for_an_endpoint_that_is_down_and_arrive_when_it_is_back() {
 #[tokio::test]
 async fn an_event_committed_before_a_kill_9_is_delivered_after_the_restart() {
     let mut receiver = Receiver::down(crate::support::binary::free_addr());
-    let args = ["--webhook-allow-private", "--webhook-retry-base-ms", "100"];
+    // A delivery being attempted at the kill stays claimed for its lease
+    // (the timeout, 1 s here, and 5 s) before the restarted server takes it.
+    let args = ["--webhook-allow-private", "--webhook-retry-base-ms", "100", "--webhook-timeout", "1"];
     let database = db::TestDatabase::create().await;
     let url = database.url.clone();
     let mut first = RunningBinary::start_with(&args, "warn", Some(database)).await;
@@ -271,6 +273,7 @@ async fn an_event_committed_before_a_kill_9_is_delivered_after_the_restart() {
 
     receiver.up().await;
     let second = RunningBinary::start_with(&args, "warn", Some(db::TestDatabase::at(url))).await;
+    receiver.wait_for(2, Duration::from_secs(20)).await;
     settle(&receiver, 2).await;
     let events = verified_events(&receiver, &secret);
     assert_eq!(
