@@ -10,6 +10,10 @@ use crate::storage::{ClientChanges, ClientRecord};
 use super::audit::actor;
 use super::{Caller, Service, ServiceError, ServiceResult, present};
 
+/// What a person is told when a link names an application that does not
+/// exist: the consent links and the Client File Flow's alike.
+pub const UNKNOWN_CLIENT: &str = "No application with this ID exists. It may have been deleted.";
+
 /// A new client as its author describes it. `apiKeyTemplate` is the original
 /// server's name for `apiKeyFormat`; both are accepted.
 #[derive(Debug, Deserialize)]
@@ -214,6 +218,8 @@ impl Service {
         Ok(self.store.clients_by_author(user.id).await?)
     }
 
+    /// The client of this id, if there is one. (Pages that a link with an
+    /// unknown id leads to say [`UNKNOWN_CLIENT`] instead of the API's text.)
     pub async fn client(&self, client_id: &str) -> ServiceResult<ClientRecord> {
         if !crate::domain::secret::is_well_formed_id(client_id) {
             return Err(ServiceError::NotFound("no client has that id".into()));

@@ -158,7 +158,7 @@ impl Service {
         let client = match self.client(&client_id).await {
             Ok(c) => c,
             Err(ServiceError::NotFound(_)) => {
-                return Err(not_redirectable("No application with this ID exists. It may have been deleted."));
+                return Err(not_redirectable(super::clients::UNKNOWN_CLIENT));
             }
             Err(e) => return Err(e.into()),
         };

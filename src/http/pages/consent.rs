@@ -3,16 +3,15 @@
 //! user's answer and sends the browser back to the client.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{OriginalUri, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use url::Url;
 
-use super::{PageError, PageResult, check_form, initial, page_user, permission_lines, render};
+use super::{PageError, PageResult, initial, page_user, permission_lines, render};
 use crate::http::AppState;
+use crate::http::extract::PageForm;
 use crate::service::oauth::{Approve, AuthorizationParams, AuthorizeError, RequestId};
 
 /// The parameters of both consent links: the seeds' `/oauth/request-auth`
@@ -178,7 +177,6 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
 
 #[derive(Deserialize)]
 pub struct ConsentForm {
-    csrf: String,
     client_id: String,
     /// The pending request the page showed. A page rendered before requests
     /// had ids has none: then the only one pending for `client_id` is meant.
@@ -186,15 +184,8 @@ pub struct ConsentForm {
     decision: String,
 }
 
-pub async fn answer(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: Result<Form<ConsentForm>, axum::extract::rejection::FormRejection>,
-) -> PageResult {
-    let Form(f) = form?;
-    let user = page_user(&state, &jar, "/").await?;
-    check_form(&state, &headers, &user.csrf, &f.csrf)?;
+pub async fn answer(State(state): State<AppState>, form: PageForm<ConsentForm>) -> PageResult {
+    let PageForm { sender: user, fields: f } = form;
     let which = match f.request.as_deref().filter(|r| !r.is_empty()) {
         Some(id) => Approve::Shown(
             RequestId::parse(id).ok_or_else(|| PageError::bad_request("the form names no valid request"))?,
