@@ -6,8 +6,9 @@
 //! Every change that can make a cached entry wrong (a key deleted or altered,
 //! a session ended, their owner banned, demoted or renamed, a client altered
 //! or deleted) is seen by the database itself, in triggers
-//! (`migrations/*/0002_key_revocations.sql`, `0003_*` and `0007_*`), whoever
-//! makes it. The cache is flushed:
+//! (`migrations/*/0002_key_revocations.sql`, `0003_*`, `0007_*`, and
+//! `0014_credential_changes.sql`, which names them for what they carry),
+//! whoever makes it. The cache is flushed:
 //! - at once, by this process, after each of its own such writes commit;
 //! - on PostgreSQL, when the trigger's `NOTIFY` arrives from another instance
 //!   or process; while the listening connection is down the cache is bypassed
@@ -41,7 +42,7 @@ const MAX_AGE: Duration = Duration::from_secs(5);
 const MAX_ENTRIES: usize = 10_000;
 /// How often a SQLite server checks for other processes' revocations.
 pub const SQLITE_POLL: Duration = Duration::from_millis(100);
-const CHANNEL: &str = "tachi_auth_key_revocations";
+const CHANNEL: &str = "tachi_auth_credential_changes";
 
 /// One table of the cache.
 struct Table<K, V>(RwLock<HashMap<K, (V, Instant)>>);
@@ -202,7 +203,7 @@ pub(crate) fn watch_postgres(pool: PgPool, cache: Arc<Cache>) {
     });
 }
 
-/// Flushes `cache` whenever the revocation counter moved; bypasses it while
+/// Flushes `cache` whenever the credential-change counter moved; bypasses it while
 /// the database cannot be read. Polls on a connection of its own, with
 /// statement logging off: ten identical lines a second would bury a debug log.
 pub(crate) fn watch_sqlite(opts: SqliteConnectOptions, pool: SqlitePool, cache: Arc<Cache>) {
@@ -216,7 +217,7 @@ pub(crate) fn watch_sqlite(opts: SqliteConnectOptions, pool: SqlitePool, cache: 
             tick.tick().await;
             let epoch = match &mut conn {
                 Some(c) => {
-                    sqlx::query_scalar::<_, i64>("SELECT epoch FROM key_revocations WHERE id = 1").fetch_one(c).await
+                    sqlx::query_scalar::<_, i64>("SELECT epoch FROM credential_changes WHERE id = 1").fetch_one(c).await
                 }
                 None => match opts.connect().await {
                     Ok(c) => {

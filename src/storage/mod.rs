@@ -30,7 +30,6 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection as _};
 
-pub use cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
 pub use codes::{RedeemDecision, Redemption};
 pub use import::{BATCH as IMPORT_BATCH, ImportedKey, ImportedLogin, ImportedUser, Importer};
 pub use records::*;
