@@ -3,12 +3,17 @@
 
 pub mod api_key;
 pub mod client;
+pub mod entities;
 pub mod password;
 pub mod permission;
 pub mod pkce;
 pub mod secret;
 pub mod user;
 
+pub use entities::{
+    ApiKey, AuthCode, BearerKey, Client, ClientChanges, Decision, KeyCursor, NewApiKey, NewAuthCode, NewSecurityEvent,
+    NewUser, PendingRequest, RequestId, SecurityEvent, Session, User,
+};
 pub use permission::{Permission, PermissionSet};
 pub use secret::{PlainSecret, SecretHash, SecretKind};
 

@@ -16,9 +16,9 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::envelope::ApiError;
 use super::pages::{PageError, PageUser, page_user, prelogin};
+use crate::domain::User;
 use crate::domain::secret::same_token;
 use crate::service::{Caller, ServiceError, Via};
-use crate::storage::UserRecord;
 
 /// A JSON body. Without a Content-Type the body is read as JSON all the
 /// same (the original server's clients do not all send one); another type is
@@ -162,7 +162,7 @@ impl FromRequestParts<AppState> for Auth {
 /// `/users/:userID/...` route takes its user this way.
 pub struct PathUser {
     pub caller: Caller,
-    pub user: UserRecord,
+    pub user: User,
 }
 
 impl FromRequestParts<AppState> for PathUser {

@@ -5,7 +5,7 @@
 //! names and ids (a key's id, a client's id), never tokens, codes or passwords.
 
 use crate::domain::now_ms;
-use crate::storage::{NewSecurityEvent, SecurityEvent};
+use crate::domain::{NewSecurityEvent, SecurityEvent};
 
 use super::{Caller, Service, ServiceResult};
 

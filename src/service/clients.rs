@@ -4,8 +4,8 @@ use serde::Deserialize;
 
 use crate::domain::client::{self, ClientName};
 use crate::domain::secret::random_id;
+use crate::domain::{Client, ClientChanges};
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretKind, now_ms};
-use crate::storage::{ClientChanges, ClientRecord};
 
 use super::audit::actor;
 use super::{Caller, Service, ServiceError, ServiceResult, present};
@@ -67,13 +67,13 @@ fn validated_record(
     client_id: String,
     author_id: Option<i64>,
     secret: &PlainSecret,
-) -> Result<ClientRecord, Invalid> {
+) -> Result<Client, Invalid> {
     if d.public
         && let Some(uri) = &d.redirect_uri
     {
         client::check_public_redirect_uri(uri)?;
     }
-    Ok(ClientRecord {
+    Ok(Client {
         client_id,
         secret_hash: secret.hash(),
         name: ClientName::parse(&d.name)?.as_str().to_owned(),
@@ -133,11 +133,7 @@ impl Service {
     /// clear here and never again.
     /// A public client gets no secret (`None`): the hash stored is of one
     /// nobody is given, so no secret authenticates it.
-    pub async fn create_client(
-        &self,
-        caller: &Caller,
-        d: ClientDraft,
-    ) -> ServiceResult<(ClientRecord, Option<PlainSecret>)> {
+    pub async fn create_client(&self, caller: &Caller, d: ClientDraft) -> ServiceResult<(Client, Option<PlainSecret>)> {
         let (user, _) = caller.session_user()?;
         if self.settings.accounts.require_verified_email && !self.store.email_verified(user.id).await? {
             return Err(ServiceError::Forbidden(crate::service::recovery::VERIFY_FIRST.into()));
@@ -206,21 +202,21 @@ impl Service {
     }
 
     /// Who made a client, as the consent screens name them.
-    pub async fn client_author_name(&self, client: &ClientRecord) -> ServiceResult<String> {
+    pub async fn client_author_name(&self, client: &Client) -> ServiceResult<String> {
         let Some(author) = client.author_id else {
             return Ok(self.settings.site_name.clone());
         };
         Ok(self.store.username(author).await?.unwrap_or_else(|| "(deleted user)".to_owned()))
     }
 
-    pub async fn my_clients(&self, caller: &Caller) -> ServiceResult<Vec<ClientRecord>> {
+    pub async fn my_clients(&self, caller: &Caller) -> ServiceResult<Vec<Client>> {
         let (user, _) = caller.session_user()?;
         Ok(self.store.clients_by_author(user.id).await?)
     }
 
     /// The client of this id, if there is one. (Pages that a link with an
     /// unknown id leads to say [`UNKNOWN_CLIENT`] instead of the API's text.)
-    pub async fn client(&self, client_id: &str) -> ServiceResult<ClientRecord> {
+    pub async fn client(&self, client_id: &str) -> ServiceResult<Client> {
         if !crate::domain::secret::is_well_formed_id(client_id) {
             return Err(ServiceError::NotFound("no client has that id".into()));
         }
@@ -233,7 +229,7 @@ impl Service {
     /// The client, if the session's user owns it (or is an admin).
     /// Checked in the original server's order: the client exists (404), then
     /// the session (401), then the ownership (403).
-    async fn owned_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
+    async fn owned_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<Client> {
         let client = self.client(client_id).await?;
         let (user, _) = caller.session_user()?;
         if client.author_id.is_none() {
@@ -247,7 +243,7 @@ impl Service {
         Ok(client)
     }
 
-    pub async fn edit_client(&self, caller: &Caller, client_id: &str, edit: ClientEdit) -> ServiceResult<ClientRecord> {
+    pub async fn edit_client(&self, caller: &Caller, client_id: &str, edit: ClientEdit) -> ServiceResult<Client> {
         let client = self.owned_client(caller, client_id).await?;
         let changes = check_edit(&edit)?;
         if client.public
@@ -265,11 +261,7 @@ impl Service {
     }
 
     /// A new secret; the old one stops working at once, issued keys stay valid.
-    pub async fn reset_client_secret(
-        &self,
-        caller: &Caller,
-        client_id: &str,
-    ) -> ServiceResult<(ClientRecord, PlainSecret)> {
+    pub async fn reset_client_secret(&self, caller: &Caller, client_id: &str) -> ServiceResult<(Client, PlainSecret)> {
         let mut client = self.owned_client(caller, client_id).await?;
         if client.public {
             return Err(
@@ -286,7 +278,7 @@ impl Service {
     }
 
     /// Deletes the client and every key it issued.
-    pub async fn delete_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
+    pub async fn delete_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<Client> {
         let client = self.owned_client(caller, client_id).await?;
         let holders = self.store.keys_of_client(client_id, 10_000).await?;
         self.store.delete_client(client_id).await?;

@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use crate::domain::client;
 use crate::domain::secret::is_well_formed_id;
-use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, api_key, now_ms, pkce};
-pub use crate::storage::RequestId;
-use crate::storage::{
-    ApiKeyRecord, AuthCodeRecord, ClientRecord, NewAuthCode, PendingRequest, RedeemDecision, Redemption,
+use crate::domain::{
+    ApiKey as ApiKeyRecord, AuthCode as AuthCodeRecord, Client as ClientRecord, NewAuthCode, PendingRequest, RequestId,
 };
+use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, api_key, now_ms, pkce};
+use crate::storage::{RedeemDecision, Redemption};
 
 use super::keys::{client_key_identifier, new_key};
 use super::limits::LimitKey;

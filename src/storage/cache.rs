@@ -31,8 +31,8 @@ use sqlx::postgres::{PgListener, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
 use sqlx::{ConnectOptions, Connection};
 
-use super::{BearerKey, ClientRecord, SessionUser};
 use crate::domain::SecretHash;
+use crate::domain::{BearerKey, Client, Session};
 
 /// How long an entry is trusted without hearing from the database at all: a
 /// backstop for a listening connection that is cut without the TCP
@@ -76,8 +76,8 @@ pub(crate) struct Cache {
     enabled: AtomicBool,
     generation: AtomicU64,
     keys: Table<SecretHash, BearerKey>,
-    sessions: Table<SecretHash, SessionUser>,
-    clients: Table<String, ClientRecord>,
+    sessions: Table<SecretHash, Session>,
+    clients: Table<String, Client>,
     /// Users' names by id (a client's author, on the consent page).
     usernames: Table<i64, String>,
 }
@@ -88,11 +88,11 @@ impl Cache {
     }
 
     /// A cached session, if it has not expired meanwhile.
-    pub fn session(&self, id: &SecretHash, now: i64) -> Option<SessionUser> {
+    pub fn session(&self, id: &SecretHash, now: i64) -> Option<Session> {
         self.get(&self.sessions, id).filter(|s| s.expires_at > now)
     }
 
-    pub fn client(&self, client_id: &str) -> Option<ClientRecord> {
+    pub fn client(&self, client_id: &str) -> Option<Client> {
         self.get(&self.clients, client_id)
     }
 
@@ -119,11 +119,11 @@ impl Cache {
         self.insert(&self.keys, generation, token, key);
     }
 
-    pub fn insert_session(&self, generation: u64, id: SecretHash, session: SessionUser) {
+    pub fn insert_session(&self, generation: u64, id: SecretHash, session: Session) {
         self.insert(&self.sessions, generation, id, session);
     }
 
-    pub fn insert_client(&self, generation: u64, client: ClientRecord) {
+    pub fn insert_client(&self, generation: u64, client: Client) {
         self.insert(&self.clients, generation, client.client_id.clone(), client);
     }
 
@@ -252,8 +252,8 @@ pub(crate) fn watch_sqlite(opts: SqliteConnectOptions, pool: SqlitePool, cache: 
 mod tests {
     use super::*;
 
-    fn session(expires_at: i64) -> SessionUser {
-        SessionUser { user_id: 7, username: "player".into(), is_admin: false, is_banned: false, expires_at }
+    fn session(expires_at: i64) -> Session {
+        Session { user_id: 7, username: "player".into(), is_admin: false, is_banned: false, expires_at }
     }
 
     fn watching() -> Cache {

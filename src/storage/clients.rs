@@ -1,13 +1,14 @@
 //! API clients.
 
 use super::records::{CLIENT_COLUMNS, ClientRow};
-use super::{ClientChanges, ClientRecord, Store, StoreResult, on_pool, on_writer};
+use super::{Store, StoreResult, on_pool, on_writer};
 use crate::domain::SecretHash;
+use crate::domain::{Client, ClientChanges};
 
 /// Binds every column of `CLIENT_COLUMNS`, in order, to `$1`…`$12`.
 fn bind_client<'q, DB>(
     q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
-    c: &'q ClientRecord,
+    c: &'q Client,
 ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
 where
     DB: sqlx::Database,
@@ -39,7 +40,7 @@ impl Store {
     /// The author's row is locked first (a no-op UPDATE) so that two
     /// concurrent creations, on any number of instances, count one after the
     /// other and never exceed the cap together.
-    pub async fn insert_client_capped(&self, c: &ClientRecord, cap: Option<i64>) -> StoreResult<bool> {
+    pub async fn insert_client_capped(&self, c: &Client, cap: Option<i64>) -> StoreResult<bool> {
         let insert = format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         );
@@ -64,7 +65,7 @@ impl Store {
     }
 
     /// Creates or updates a built-in client from the configuration.
-    pub async fn upsert_builtin_client(&self, c: &ClientRecord) -> StoreResult<()> {
+    pub async fn upsert_builtin_client(&self, c: &Client) -> StoreResult<()> {
         let sql = format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, name = excluded.name, \
@@ -83,13 +84,13 @@ impl Store {
 
     /// Every token exchange authenticates its client: served from the
     /// credential cache when it can be trusted (see `cache`).
-    pub async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
+    pub async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<Client>> {
         if let Some(client) = self.cache.client(client_id) {
             return Ok(Some(client));
         }
         let generation = self.cache.generation();
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
-        let client: Option<ClientRecord> = on_pool!(self, p => sqlx::query_as::<_, ClientRow>(&sql)
+        let client: Option<Client> = on_pool!(self, p => sqlx::query_as::<_, ClientRow>(&sql)
             .bind(client_id)
             .fetch_optional(p)
             .await?
@@ -106,7 +107,7 @@ impl Store {
         on_pool!(self, p => Ok(sqlx::query_scalar(sql).fetch_all(p).await?))
     }
 
-    pub async fn clients_by_author(&self, author_id: i64) -> StoreResult<Vec<ClientRecord>> {
+    pub async fn clients_by_author(&self, author_id: i64) -> StoreResult<Vec<Client>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE author_id = $1 ORDER BY created_at, client_id");
         on_pool!(self, p => Ok(sqlx::query_as::<_, ClientRow>(&sql)
             .bind(author_id)
@@ -118,7 +119,7 @@ impl Store {
     }
 
     /// Applies the changes given; returns the client after them.
-    pub async fn update_client(&self, client_id: &str, ch: &ClientChanges) -> StoreResult<Option<ClientRecord>> {
+    pub async fn update_client(&self, client_id: &str, ch: &ClientChanges) -> StoreResult<Option<Client>> {
         // Each optional field is a pair ($set, $value): nullable fields need
         // "set to NULL" to differ from "leave alone".
         let sql = format!(
@@ -145,7 +146,7 @@ impl Store {
             .bind(ch.require_pkce)
             .fetch_optional(&mut *db)
             .await?
-            .map(ClientRecord::from));
+            .map(Client::from));
         self.credentials_changed();
         Ok(updated)
     }

@@ -8,11 +8,10 @@ use super::records::{
     AUTH_CODE_COLUMNS, AUTH_CODE_INSERT, AUTH_CODE_WIDTH, AuthCodeRow, PENDING_COLUMNS, PENDING_INSERT, PENDING_UPSERT,
     PENDING_WIDTH, PendingRow, bind_new_code, bind_pending,
 };
-use super::{
-    ApiKeyRecord, AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, RequestId, Store, StoreError, StoreResult,
-    on_pool, on_writer, write_transaction,
+use super::{Store, StoreError, StoreResult, on_pool, on_writer, write_transaction};
+use crate::domain::{
+    ApiKey as ApiKeyRecord, AuthCode as AuthCodeRecord, NewApiKey, NewAuthCode, PendingRequest, RequestId, SecretHash,
 };
-use crate::domain::SecretHash;
 
 /// Makes the key a consumed code is redeemed for, or refuses it (`None`: e.g.
 /// a wrong PKCE verifier; the code is used up all the same). Called inside the

@@ -64,8 +64,9 @@ pub(super) fn start<J: Batched>(store: Store) -> mpsc::Sender<J> {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::{Client as ClientRecord, NewAuthCode, NewUser, PendingRequest, RequestId};
     use crate::domain::{PermissionSet, SecretHash};
-    use crate::storage::{ClientRecord, NewAuthCode, NewUser, PendingRequest, RequestId, Store};
+    use crate::storage::Store;
 
     /// A store on a fresh SQLite file, with one user, one session and one client.
     async fn store_with_a_session() -> (tempfile::TempDir, Store, SecretHash, i64) {

@@ -32,9 +32,7 @@ use sqlx::{ConnectOptions, Connection as _};
 
 pub use codes::{RedeemDecision, Redemption};
 pub use import::{BATCH as IMPORT_BATCH, ImportedKey, ImportedLogin, ImportedUser, Importer};
-pub use records::*;
 pub use recovery::{CodePurpose, QueuedMail};
-pub use security_log::{NewSecurityEvent, SecurityEvent};
 
 /// Runs `$body` with `$pool` bound to the configured engine's pool. The body is
 /// compiled once per engine, so the same SQL text is type-checked against both.
@@ -539,6 +537,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::NewUser;
 
     /// What `droppable` forbids is caught where it happens, in every test
     /// (debug) build: a transaction begun by work its caller may drop.

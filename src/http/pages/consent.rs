@@ -10,9 +10,10 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{PageError, PageResult, initial, page_user, permission_lines, render};
+use crate::domain::{Decision, RequestId};
 use crate::http::AppState;
 use crate::http::extract::PageForm;
-use crate::service::oauth::{Approve, AuthorizationParams, AuthorizeError, RequestId};
+use crate::service::oauth::{Approve, AuthorizationParams, AuthorizeError};
 
 /// The parameters of both consent links: the seeds' `/oauth/request-auth`
 /// (`clientID`, `context`) and RFC 6749's `/oauth/authorize` (`client_id`,
@@ -192,8 +193,8 @@ pub async fn answer(State(state): State<AppState>, form: PageForm<ConsentForm>) 
         ),
         None => Approve::Only { client_id: Some(&f.client_id) },
     };
-    match f.decision.as_str() {
-        "approve" => {
+    match Decision::parse(&f.decision) {
+        Some(Decision::Approve) => {
             let issued = state.svc.create_code(&user.caller, which).await?;
             let r = &issued.request;
             let issuer = state.web.issuer();
@@ -209,7 +210,7 @@ pub async fn answer(State(state): State<AppState>, form: PageForm<ConsentForm>) 
             }
             Ok(redirect_with(&r.redirect_uri, &pairs))
         }
-        "decline" => match state.svc.decline(&user.caller, which).await? {
+        Some(Decision::Decline) => match state.svc.decline(&user.caller, which).await? {
             // The standard flow tells the client (RFC 6749 §4.1.2.1); the
             // seeds' flow sends nothing to the client's server.
             Some(r) if r.standard => {
@@ -217,6 +218,6 @@ pub async fn answer(State(state): State<AppState>, form: PageForm<ConsentForm>) 
             }
             _ => Ok(Redirect::to("/?notice=declined").into_response()),
         },
-        _ => Err(PageError::bad_request("decision must be approve or decline")),
+        None => Err(PageError::bad_request("The answer must be approve or decline.")),
     }
 }

@@ -9,13 +9,13 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::{PageError, PageResult, PageUser, for_people, format_time, page_user, permission_lines, render};
+use crate::domain::{Client, KeyCursor};
 use crate::domain::{Permission, PermissionSet};
 use crate::http::AppState;
 use crate::http::extract::{ClientIp, NoFields, PageForm};
 use crate::service::ServiceError;
 use crate::service::clients::{ClientDraft, ClientEdit};
 use crate::service::recovery::PasswordChange;
-use crate::storage::{ClientRecord, KeyCursor};
 
 /// Keys shown on one screen of the dashboard; "More keys" shows the next ones.
 const KEYS_PER_SCREEN: usize = 100;
@@ -59,7 +59,7 @@ impl ClientFields {
         self.permissions.iter().any(|p| p == permission)
     }
 
-    fn of(c: &ClientRecord) -> Self {
+    fn of(c: &Client) -> Self {
         ClientFields {
             name: c.name.clone(),
             redirect_uri: c.redirect_uri.clone().unwrap_or_default(),
@@ -247,7 +247,7 @@ async fn dashboard(
     Ok(res)
 }
 
-fn client_row(c: &ClientRecord, base: &str) -> ClientRow {
+fn client_row(c: &Client, base: &str) -> ClientRow {
     ClientRow {
         client_id: c.client_id.clone(),
         name: c.name.clone(),
@@ -284,7 +284,7 @@ async fn show_error(state: &AppState, user: &PageUser, e: ServiceError, kept: Ke
     }
 }
 
-fn secret_page(state: &AppState, user: &PageUser, heading: String, client: &ClientRecord, secret: &str) -> Response {
+fn secret_page(state: &AppState, user: &PageUser, heading: String, client: &Client, secret: &str) -> Response {
     render(&SecretPage {
         site: &state.web.site_name,
         username: &user.user.username,

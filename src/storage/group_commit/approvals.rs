@@ -17,12 +17,9 @@ use std::fmt::Write;
 use tokio::sync::oneshot;
 
 use super::Batched;
-use crate::domain::SecretHash;
+use crate::domain::{NewAuthCode, PendingRequest, RequestId, SecretHash};
 use crate::storage::records::{AUTH_CODE_INSERT, AUTH_CODE_WIDTH, PENDING_COLUMNS, PendingRow, bind_new_code};
-use crate::storage::{
-    NewAuthCode, Params, PendingRequest, Pool, RequestId, Store, StoreError, StoreResult, push_placeholders,
-    write_transaction,
-};
+use crate::storage::{Params, Pool, Store, StoreError, StoreResult, push_placeholders, write_transaction};
 
 /// One create-code waiting for its batch.
 pub(in crate::storage) struct Approval {

@@ -12,9 +12,9 @@ use std::collections::HashSet;
 use tokio::sync::oneshot;
 
 use super::Batched;
-use crate::domain::SecretHash;
+use crate::domain::{PendingRequest, SecretHash};
 use crate::storage::records::{PENDING_INSERT, PENDING_UPSERT, PENDING_WIDTH, bind_pending};
-use crate::storage::{Params, PendingRequest, Store, StoreResult, on_writer, push_placeholders};
+use crate::storage::{Params, Store, StoreResult, on_writer, push_placeholders};
 
 /// One consent page's request waiting for its batch.
 pub(in crate::storage) struct PendingWrite {

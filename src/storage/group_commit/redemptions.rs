@@ -20,12 +20,10 @@ use std::fmt::Write;
 use tokio::sync::oneshot;
 
 use super::Batched;
-use crate::domain::SecretHash;
+use crate::domain::{AuthCode as AuthCodeRecord, NewApiKey, SecretHash};
 use crate::storage::codes::RedeemDecision;
 use crate::storage::records::{AUTH_CODE_COLUMNS, AuthCodeRow, NEW_KEY_COLUMNS, bind_new_key};
-use crate::storage::{
-    AuthCodeRecord, NewApiKey, Params, Pool, Redemption, Store, StoreError, push_placeholders, write_transaction,
-};
+use crate::storage::{Params, Pool, Redemption, Store, StoreError, push_placeholders, write_transaction};
 
 /// One token exchange waiting for its batch.
 pub(in crate::storage) struct Exchange {
