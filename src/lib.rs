@@ -9,6 +9,8 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod import;
+#[cfg(test)]
+mod layering;
 pub mod mail;
 pub mod service;
 pub mod storage;

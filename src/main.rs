@@ -237,7 +237,7 @@ async fn audit_command(args: tachi_auth::config::AuditArgs) -> Result<(), Box<dy
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for e in events {
         use std::io::Write;
-        serde_json::to_writer(&mut out, &e)?;
+        serde_json::to_writer(&mut out, &tachi_auth::http::api::views::SecurityEventView::from(e))?;
         out.write_all(b"\n")?;
     }
     store.close().await;

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod client;
 pub mod clock;
 pub mod device;
+pub mod entities;
 pub mod exchange;
 pub mod password;
 pub mod permission;
@@ -14,6 +15,10 @@ pub mod user;
 pub mod webhook;
 
 pub use clock::Clock;
+pub use entities::{
+    ApiKey, AuthCode, BearerKey, Client, ClientChanges, Decision, KeyCursor, NewApiKey, NewAuthCode, NewSecurityEvent,
+    NewUser, PendingRequest, RequestId, SecurityEvent, Session, User, WebhookDelivery,
+};
 pub use permission::{Permission, PermissionSet};
 pub use secret::{PlainSecret, SecretHash, SecretKind};
 

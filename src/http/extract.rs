@@ -1,10 +1,11 @@
-//! Request extractors of the JSON API: bodies, paths and queries whose
-//! rejections become envelopes, the caller, and the client's address.
+//! Request extractors: the JSON API's bodies, paths and queries whose
+//! rejections become envelopes, and its caller; the pages' posted forms
+//! (`PageForm`, which checks where a form came from); the client's address.
 
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, MissingJsonContentType};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, RawPathParams, Request};
 use axum::http::request::Parts;
@@ -14,8 +15,10 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::envelope::ApiError;
+use super::pages::{PageError, PageUser, page_user, prelogin};
+use crate::domain::User;
+use crate::domain::secret::same_token;
 use crate::service::{Caller, ServiceError, Via};
-use crate::storage::UserRecord;
 
 /// A JSON body. Without a Content-Type the body is read as JSON all the
 /// same (the original server's clients do not all send one); another type is
@@ -167,7 +170,7 @@ impl FromRequestParts<AppState> for Auth {
 /// `/users/:userID/...` route takes its user this way.
 pub struct PathUser {
     pub caller: Caller,
-    pub user: UserRecord,
+    pub user: User,
 }
 
 impl FromRequestParts<AppState> for PathUser {
@@ -182,5 +185,103 @@ impl FromRequestParts<AppState> for PathUser {
         };
         let user = state.svc.resolve_user(&caller, raw).await?;
         Ok(PathUser { caller, user })
+    }
+}
+
+/// A form posted by one of our pages, read and checked in one place before
+/// its handler runs: a body that is not the form is a 400 page; a form that
+/// does not come from our own page (posted from another site, or without
+/// the token the page put in it) is refused with a page saying it expired.
+/// `W` is who posts it and whose token it must carry: a logged-in
+/// [`PageUser`] (not logged in: the login page, then back), or a browser
+/// before login, [`Prelogin`].
+pub struct PageForm<T, W = PageUser> {
+    pub sender: W,
+    pub fields: T,
+}
+
+/// A form with nothing to send but its token (a button).
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
+/// Who posts a page's form, and the token their forms carry.
+pub trait FormSender: Sized {
+    fn of(
+        headers: &HeaderMap,
+        path: &str,
+        state: &AppState,
+    ) -> impl std::future::Future<Output = Result<Self, PageError>> + Send;
+    fn token(&self) -> &str;
+}
+
+impl FormSender for PageUser {
+    async fn of(headers: &HeaderMap, path: &str, state: &AppState) -> Result<Self, PageError> {
+        // After logging in, a Client File Flow form goes back to its page,
+        // and a device form to the code entry; the other forms' page is the
+        // dashboard.
+        let here = if path.starts_with("/client-file-flow/") {
+            path
+        } else if path.starts_with("/device") {
+            "/device"
+        } else {
+            "/"
+        };
+        page_user(state, &CookieJar::from_headers(headers), here).await
+    }
+
+    fn token(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A browser before login (the login, register and recovery pages): its
+/// forms carry the token of the pre-login cookie, which the first of these
+/// pages it opens sets.
+pub struct Prelogin {
+    /// The token the pages' forms carry.
+    pub csrf: String,
+    /// The pre-login cookie to set on the answer, when the browser had none.
+    pub set_cookie: Option<String>,
+}
+
+impl FormSender for Prelogin {
+    async fn of(headers: &HeaderMap, _path: &str, state: &AppState) -> Result<Self, PageError> {
+        let (csrf, set_cookie) = prelogin(state, &CookieJar::from_headers(headers));
+        Ok(Prelogin { csrf, set_cookie })
+    }
+
+    fn token(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The token field every form of our pages carries.
+#[derive(serde::Deserialize)]
+struct FormToken {
+    csrf: String,
+}
+
+impl<T: DeserializeOwned + Send, W: FormSender + Send> FromRequest<AppState> for PageForm<T, W> {
+    type Rejection = PageError;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, PageError> {
+        let (parts, body) = req.into_parts();
+        let unreadable = |why: String| PageError::bad_request(format!("The form could not be read: {why}"));
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|e| unreadable(e.body_text()))?;
+        let again = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
+        let axum_extra::extract::Form(fields) = axum_extra::extract::Form::<T>::from_request(again, state).await?;
+        let token = serde_urlencoded::from_bytes::<FormToken>(&bytes).map_err(|e| unreadable(e.to_string()))?;
+        let sender = W::of(&parts.headers, parts.uri.path(), state).await?;
+        if is_cross_site(&parts.headers, state.web.https) || !same_token(sender.token(), &token.csrf) {
+            return Err(PageError::Message {
+                status: StatusCode::FORBIDDEN,
+                heading: "This form has expired",
+                message: "The form was not sent from this site, or it is too old. Go back, reload the page and try \
+                          again."
+                    .into(),
+            });
+        }
+        Ok(PageForm { sender, fields })
     }
 }

@@ -326,14 +326,14 @@ impl tower_service::Service<Request> for Finished {
 }
 
 /// Runs a handler to its answer: in place if its method is `safe` (then it
-/// may be dropped halfway, see `storage::droppable`), else in its own task.
+/// may be dropped halfway, see `service::droppable`), else in its own task.
 /// `None`: it panicked.
 async fn run_handler<F>(safe: bool, handler: F) -> Option<Response>
 where
     F: Future<Output = Response> + Send + 'static,
 {
     if safe {
-        AssertUnwindSafe(crate::storage::droppable(handler)).catch_unwind().await.ok()
+        AssertUnwindSafe(crate::service::droppable(handler)).catch_unwind().await.ok()
     } else {
         tokio::spawn(handler).await.ok()
     }

@@ -12,10 +12,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::ejson::{self, Doc};
+use crate::domain::Client;
 use crate::domain::client::{self, ClientName};
 use crate::domain::secret::is_well_formed_id;
 use crate::domain::{Permission, PermissionSet, PlainSecret, password, user};
-use crate::storage::{ClientRecord, ImportedKey, ImportedLogin, ImportedUser};
+use crate::storage::{ImportedKey, ImportedLogin, ImportedUser};
 
 /// Why a document cannot be imported.
 pub type Reason = String;
@@ -175,7 +176,7 @@ pub fn login(doc: &Doc) -> Result<ImportedLogin, Reason> {
 ///
 /// Returns the record and the author named by the document (`None` for a
 /// built-in client).
-pub fn client(doc: &Doc, now: i64) -> Result<(ClientRecord, Option<i64>), Reason> {
+pub fn client(doc: &Doc, now: i64) -> Result<(Client, Option<i64>), Reason> {
     let client_id = string(doc, "clientID")?;
     let builtin = client_id.starts_with("CX");
     let id_ok = is_well_formed_id(client_id)
@@ -206,7 +207,7 @@ pub fn client(doc: &Doc, now: i64) -> Result<(ClientRecord, Option<i64>), Reason
     let optional = |name: &str, parse: &dyn Fn(&str) -> Result<String, crate::domain::Invalid>| {
         optional_string(doc, name)?.map(|v| parse(v).map_err(|e| format!("{name}: {e}"))).transpose()
     };
-    let record = ClientRecord {
+    let record = Client {
         client_id: client_id.to_owned(),
         secret_hash: PlainSecret::from_presented(secret).hash(),
         name: ClientName::parse(string(doc, "name")?).map_err(|e| format!("name: {e}"))?.as_str().to_owned(),

@@ -22,8 +22,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::domain::Client;
 use crate::domain::now_ms;
-use crate::storage::{ClientRecord, ImportedKey, ImportedLogin, ImportedUser, Importer, Store, StoreError};
+use crate::storage::{ImportedKey, ImportedLogin, ImportedUser, Importer, Store, StoreError};
 use progress::Progress;
 use source::{Next, Source};
 
@@ -392,7 +393,7 @@ impl Check {
         let mut written = [0u64; 3];
         let mut users: Vec<ImportedUser> = Vec::with_capacity(BATCH);
         let mut logins: Vec<ImportedLogin> = Vec::with_capacity(BATCH);
-        let mut clients: Vec<ClientRecord> = Vec::with_capacity(BATCH);
+        let mut clients: Vec<Client> = Vec::with_capacity(BATCH);
         let mut keys: Vec<ImportedKey> = Vec::with_capacity(BATCH);
         let changed =
             |name: &str| ImportError::Unreadable(format!("{name} changed while it was imported: nothing was written"));

@@ -5,8 +5,8 @@ use std::time::Instant;
 use serde::Deserialize;
 
 use crate::domain::user::UserRef;
-use crate::domain::{Invalid, Permission, PlainSecret, SecretKind, password, user};
-use crate::storage::{NewUser, StoreError, UserRecord};
+use crate::domain::{Invalid, NewUser, Permission, PlainSecret, SecretKind, User, password, user};
+use crate::storage::StoreError;
 
 use super::audit::actor;
 use super::limits::{Counter, LimitKey, Limits};
@@ -37,7 +37,7 @@ pub struct Credentials {
 /// A session just opened: the cookie value is handed to the browser once.
 #[derive(Debug)]
 pub struct NewSession {
-    pub user: UserRecord,
+    pub user: User,
     pub cookie: PlainSecret,
 }
 
@@ -166,7 +166,7 @@ impl Service {
     }
 
     /// Opens a session for `user` (after a login, a registration or a reset).
-    pub async fn open_session(&self, user: UserRecord) -> ServiceResult<NewSession> {
+    pub async fn open_session(&self, user: User) -> ServiceResult<NewSession> {
         let cookie = PlainSecret::generate(SecretKind::Session);
         let now = self.now_ms();
         let expires = now + self.settings.session_lifetime.as_millis() as i64;
@@ -188,7 +188,7 @@ impl Service {
     /// The user a route's `:userID` names: an id, a username in any case, or
     /// `me` (the caller, by session or key). The one place every
     /// `/users/:userID/...` route resolves its user.
-    pub async fn resolve_user(&self, caller: &Caller, raw: &str) -> ServiceResult<UserRecord> {
+    pub async fn resolve_user(&self, caller: &Caller, raw: &str) -> ServiceResult<User> {
         let found = match UserRef::parse(raw) {
             UserRef::Me => {
                 let Some(me) = &caller.user else {
@@ -206,14 +206,14 @@ impl Service {
         found.ok_or_else(|| ServiceError::NotFound(format!("The user {raw} does not exist.")))
     }
 
-    pub async fn profile(&self, user_id: i64) -> ServiceResult<UserRecord> {
+    pub async fn profile(&self, user_id: i64) -> ServiceResult<User> {
         self.store
             .user_by_id(user_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no user has the id {user_id}")))
     }
 
-    pub async fn update_profile(&self, caller: &Caller, user_id: i64, ch: ProfileChanges) -> ServiceResult<UserRecord> {
+    pub async fn update_profile(&self, caller: &Caller, user_id: i64, ch: ProfileChanges) -> ServiceResult<User> {
         caller.acting_as(user_id, Permission::CustomiseProfile)?;
         if ch.about.is_none() && ch.status.is_none() {
             return Err(Invalid::new("nothing to change: send about and/or status").into());

@@ -4,7 +4,7 @@
 //! ([`REQUEST`]); operator commands have none. Never a secret: events hold
 //! names and ids (a key's id, a client's id), never tokens, codes or passwords.
 
-use crate::storage::{NewSecurityEvent, SecurityEvent};
+use crate::domain::{NewSecurityEvent, SecurityEvent};
 
 use super::{Caller, Service, ServiceResult};
 

@@ -5,11 +5,15 @@ use serde::Deserialize;
 use crate::domain::client::{self, ClientName};
 use crate::domain::secret::random_id;
 use crate::domain::webhook::SigningSecret;
+use crate::domain::{Client, ClientChanges};
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretKind};
-use crate::storage::{ClientChanges, ClientRecord};
 
 use super::audit::actor;
 use super::{Caller, Service, ServiceError, ServiceResult, present};
+
+/// What a person is told when a link names an application that does not
+/// exist: the consent links and the Client File Flow's alike.
+pub const UNKNOWN_CLIENT: &str = "No application with this ID exists. It may have been deleted.";
 
 /// A new client as its author describes it. `apiKeyTemplate` is the original
 /// server's name for `apiKeyFormat`; both are accepted.
@@ -69,13 +73,13 @@ fn validated_record(
     author_id: Option<i64>,
     secret: &PlainSecret,
     created_at: i64,
-) -> Result<ClientRecord, Invalid> {
+) -> Result<Client, Invalid> {
     if d.public
         && let Some(uri) = &d.redirect_uri
     {
         client::check_public_redirect_uri(uri)?;
     }
-    Ok(ClientRecord {
+    Ok(Client {
         client_id,
         secret_hash: secret.hash(),
         name: ClientName::parse(&d.name)?.as_str().to_owned(),
@@ -95,7 +99,7 @@ fn validated_record(
 /// A client just registered, with its secrets in clear: shown once.
 #[derive(Debug)]
 pub struct CreatedClient {
-    pub client: ClientRecord,
+    pub client: Client,
     /// `None` for a public client.
     pub secret: Option<PlainSecret>,
     /// Signs the events sent to its webhook.
@@ -232,19 +236,21 @@ impl Service {
     }
 
     /// Who made a client, as the consent screens name them.
-    pub async fn client_author_name(&self, client: &ClientRecord) -> ServiceResult<String> {
+    pub async fn client_author_name(&self, client: &Client) -> ServiceResult<String> {
         let Some(author) = client.author_id else {
             return Ok(self.settings.site_name.clone());
         };
         Ok(self.store.username(author).await?.unwrap_or_else(|| "(deleted user)".to_owned()))
     }
 
-    pub async fn my_clients(&self, caller: &Caller) -> ServiceResult<Vec<ClientRecord>> {
+    pub async fn my_clients(&self, caller: &Caller) -> ServiceResult<Vec<Client>> {
         let (user, _) = caller.session_user()?;
         Ok(self.store.clients_by_author(user.id).await?)
     }
 
-    pub async fn client(&self, client_id: &str) -> ServiceResult<ClientRecord> {
+    /// The client of this id, if there is one. (Pages that a link with an
+    /// unknown id leads to say [`UNKNOWN_CLIENT`] instead of the API's text.)
+    pub async fn client(&self, client_id: &str) -> ServiceResult<Client> {
         if !crate::domain::secret::is_well_formed_id(client_id) {
             return Err(ServiceError::NotFound("no client has that id".into()));
         }
@@ -257,7 +263,7 @@ impl Service {
     /// The client, if the session's user owns it (or is an admin).
     /// Checked in the original server's order: the client exists (404), then
     /// the session (401), then the ownership (403).
-    pub(super) async fn owned_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
+    pub(super) async fn owned_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<Client> {
         let client = self.client(client_id).await?;
         let (user, _) = caller.session_user()?;
         if client.author_id.is_none() {
@@ -271,7 +277,7 @@ impl Service {
         Ok(client)
     }
 
-    pub async fn edit_client(&self, caller: &Caller, client_id: &str, edit: ClientEdit) -> ServiceResult<ClientRecord> {
+    pub async fn edit_client(&self, caller: &Caller, client_id: &str, edit: ClientEdit) -> ServiceResult<Client> {
         let client = self.owned_client(caller, client_id).await?;
         let changes = check_edit(&edit)?;
         if client.public
@@ -292,11 +298,7 @@ impl Service {
     }
 
     /// A new secret; the old one stops working at once, issued keys stay valid.
-    pub async fn reset_client_secret(
-        &self,
-        caller: &Caller,
-        client_id: &str,
-    ) -> ServiceResult<(ClientRecord, PlainSecret)> {
+    pub async fn reset_client_secret(&self, caller: &Caller, client_id: &str) -> ServiceResult<(Client, PlainSecret)> {
         let mut client = self.owned_client(caller, client_id).await?;
         if client.public {
             return Err(
@@ -313,7 +315,7 @@ impl Service {
     }
 
     /// Deletes the client and every key it issued.
-    pub async fn delete_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<ClientRecord> {
+    pub async fn delete_client(&self, caller: &Caller, client_id: &str) -> ServiceResult<Client> {
         let client = self.owned_client(caller, client_id).await?;
         let holders = self.store.keys_of_client(client_id, 10_000).await?;
         self.store.delete_client(client_id).await?;

@@ -5,11 +5,12 @@
 
 use std::time::Instant;
 
+use crate::domain::Client;
 use crate::domain::client::Grants;
 use crate::domain::device::{self, PollAnswer, UserCode};
 use crate::domain::secret::hex;
 use crate::domain::{PermissionSet, PlainSecret, SecretHash, SecretKind, api_key};
-use crate::storage::{ClientRecord, NewDeviceCode};
+use crate::storage::NewDeviceCode;
 
 use super::audit::actor;
 use super::keys::client_key_identifier;
@@ -63,7 +64,7 @@ impl From<crate::storage::StoreError> for DeviceError {
 /// What the /device consent page shows for a user code.
 #[derive(Debug)]
 pub struct DeviceConsent {
-    pub client: ClientRecord,
+    pub client: Client,
     pub author_name: String,
     pub permissions: PermissionSet,
     pub user_code: UserCode,
@@ -163,12 +164,7 @@ impl Service {
         }
     }
 
-    async fn issue_device_key(
-        &self,
-        hash: &SecretHash,
-        client: ClientRecord,
-        now: i64,
-    ) -> Result<ExchangedKey, DeviceError> {
+    async fn issue_device_key(&self, hash: &SecretHash, client: Client, now: i64) -> Result<ExchangedKey, DeviceError> {
         let (key_id, token) = api_key::generate();
         let (token_hash, identifier) = (token.hash(), client_key_identifier(&client.name));
         let make_key = |d: &crate::storage::DeviceCodeRecord| {
@@ -214,13 +210,7 @@ impl Service {
 
     /// The player's answer on /device's consent page. Returns the client and
     /// whether it was approved.
-    pub async fn answer_device(
-        &self,
-        caller: &Caller,
-        typed: &str,
-        approve: bool,
-        ip: &str,
-    ) -> ServiceResult<ClientRecord> {
+    pub async fn answer_device(&self, caller: &Caller, typed: &str, approve: bool, ip: &str) -> ServiceResult<Client> {
         let (user, session) = caller.session_user()?;
         let limit_keys = self.device_code_limit_keys(session, ip)?;
         let answered = match UserCode::parse(typed) {

@@ -2,8 +2,9 @@
 
 use serde::Deserialize;
 
+use crate::domain::{ApiKey, Client, KeyCursor, NewApiKey};
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, api_key};
-use crate::storage::{ApiKeyRecord, ClientRecord, KeyCursor, NewApiKey, Store};
+use crate::storage::Store;
 
 use super::audit::actor;
 use super::{Caller, Service, ServiceError, ServiceResult};
@@ -46,10 +47,10 @@ impl TryFrom<KeyRequestWire> for KeyRequest {
 /// A key just issued: the token is shown in this response only.
 #[derive(Debug)]
 pub struct IssuedKey {
-    pub key: ApiKeyRecord,
+    pub key: ApiKey,
     pub token: PlainSecret,
     /// For a client's key: the client, and how many earlier keys it replaced.
-    pub client: Option<(ClientRecord, u64)>,
+    pub client: Option<(Client, u64)>,
 }
 
 /// The key document's identifier for keys a client obtains.
@@ -71,7 +72,7 @@ pub struct KeyPages {
 
 impl KeyPages {
     /// The next page, or `None` once every key has been read.
-    pub async fn next_page(&mut self) -> ServiceResult<Option<Vec<ApiKeyRecord>>> {
+    pub async fn next_page(&mut self) -> ServiceResult<Option<Vec<ApiKey>>> {
         if self.done {
             return Ok(None);
         }
@@ -92,7 +93,7 @@ impl Service {
         user_id: i64,
         after: Option<&KeyCursor>,
         size: usize,
-    ) -> ServiceResult<(Vec<ApiKeyRecord>, bool)> {
+    ) -> ServiceResult<(Vec<ApiKey>, bool)> {
         caller.session_self(user_id)?;
         let mut keys = self.store.keys_of_user_after(user_id, after, size as i64 + 1).await?;
         let more = keys.len() > size;

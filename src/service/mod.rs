@@ -24,6 +24,14 @@ use crate::storage::{Store, StoreError};
 
 pub use auth::{Caller, Via};
 
+/// Runs `work` (a handler and the use cases it calls) as work its caller
+/// may drop halfway, such as a GET whose client hung up: such a use case
+/// must begin no transaction, which debug builds check (see
+/// `storage::droppable`).
+pub async fn droppable<F: std::future::Future>(work: F) -> F::Output {
+    crate::storage::droppable(work).await
+}
+
 /// Settings the use cases depend on (the rest of the configuration is the
 /// HTTP layer's).
 #[derive(Debug, Clone)]

@@ -5,12 +5,13 @@
 //! The seeds' JSON routes and the standard RFC 6749 endpoints both call these
 //! functions; only the shape of their answers differs.
 
+pub use crate::domain::RequestId;
 use crate::domain::client;
 use crate::domain::exchange::Refusal;
 use crate::domain::secret::is_well_formed_id;
+use crate::domain::{ApiKey, Client, NewAuthCode, PendingRequest};
 use crate::domain::{Invalid, PermissionSet, PlainSecret, SecretHash, SecretKind, api_key, pkce};
-pub use crate::storage::RequestId;
-use crate::storage::{ApiKeyRecord, ClientRecord, NewAuthCode, PendingRequest, Redemption, RedemptionAttempt};
+use crate::storage::{Redemption, RedemptionAttempt};
 
 use super::keys::client_key_identifier;
 use super::limits::LimitKey;
@@ -34,7 +35,7 @@ pub struct AuthorizationParams {
 /// A checked authorization request: what the consent screen shows.
 #[derive(Debug, Clone)]
 pub struct ConsentRequest {
-    pub client: ClientRecord,
+    pub client: Client,
     pub author_name: String,
     pub request: PendingRequest,
 }
@@ -123,9 +124,9 @@ impl From<crate::storage::StoreError> for ExchangeError {
 /// A key issued by the exchange.
 #[derive(Debug)]
 pub struct ExchangedKey {
-    pub key: ApiKeyRecord,
+    pub key: ApiKey,
     pub token: PlainSecret,
-    pub client: ClientRecord,
+    pub client: Client,
 }
 
 const MAX_PARAM_LEN: usize = 2000;
@@ -155,7 +156,7 @@ impl Service {
         let client = match self.client(&client_id).await {
             Ok(c) => c,
             Err(ServiceError::NotFound(_)) => {
-                return Err(not_redirectable("No application with this ID exists. It may have been deleted."));
+                return Err(not_redirectable(super::clients::UNKNOWN_CLIENT));
             }
             Err(e) => return Err(e.into()),
         };
@@ -327,11 +328,7 @@ impl Service {
     /// per client would let anyone lock an integration out, and a 160-bit
     /// secret cannot be guessed anyway. Failures are limited per address,
     /// counted in the same step as the check.
-    pub async fn authenticate_client(
-        &self,
-        creds: &ClientCredentials,
-        ip: &str,
-    ) -> Result<ClientRecord, ExchangeError> {
+    pub async fn authenticate_client(&self, creds: &ClientCredentials, ip: &str) -> Result<Client, ExchangeError> {
         let client =
             if is_well_formed_id(&creds.client_id) { self.store.client_by_id(&creds.client_id).await? } else { None };
         let stored = client.as_ref().map_or(SecretHash::dummy(), |c| c.secret_hash);

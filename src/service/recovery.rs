@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::domain::User;
 use crate::domain::{PlainSecret, SecretKind, password, user};
-use crate::storage::{CodePurpose, QueuedMail, UserRecord};
+use crate::storage::{CodePurpose, QueuedMail};
 
 use super::accounts::LoginAttempt;
 use super::audit::{REQUEST, RequestMeta, actor};
@@ -140,7 +141,7 @@ impl Service {
 
     /// Sets a new password with a reset code; every session of the user
     /// ends. The user, for the page that logs them in.
-    pub async fn reset_password(&self, r: PasswordReset) -> ServiceResult<UserRecord> {
+    pub async fn reset_password(&self, r: PasswordReset) -> ServiceResult<User> {
         user::check_password(&r.password)?;
         let invalid = || ServiceError::NotFound(INVALID_RESET_CODE.into());
         let hash = code_hash(&r.code).ok_or_else(invalid)?;
@@ -156,7 +157,7 @@ impl Service {
     }
 
     /// Marks the address of the code's user verified.
-    pub async fn verify_email(&self, v: VerifyEmail) -> ServiceResult<UserRecord> {
+    pub async fn verify_email(&self, v: VerifyEmail) -> ServiceResult<User> {
         let invalid = || ServiceError::NotFound(INVALID_VERIFY_CODE.into());
         let hash = code_hash(&v.code).ok_or_else(invalid)?;
         let user_id =

@@ -6,9 +6,9 @@
 //! introspection and silently ignored by revocation, so neither endpoint
 //! tells a client whether a value it does not own is a live key.
 
+use crate::domain::Client;
 use crate::domain::PermissionSet;
 use crate::domain::api_key::PresentedKey;
-use crate::storage::ClientRecord;
 
 use super::{Service, ServiceResult};
 
@@ -26,7 +26,7 @@ pub struct ActiveToken {
 impl Service {
     /// RFC 7662: the key `token`, if it is live, issued to `client`, and its
     /// owner is not banned.
-    pub async fn introspect(&self, client: &ClientRecord, token: &str) -> ServiceResult<Option<ActiveToken>> {
+    pub async fn introspect(&self, client: &Client, token: &str) -> ServiceResult<Option<ActiveToken>> {
         let Some(token) = PresentedKey::parse(token) else {
             return Ok(None);
         };
@@ -47,7 +47,7 @@ impl Service {
 
     /// RFC 7009: revokes `token` if `client` obtained it. Whether anything
     /// was revoked is deliberately not returned (the answer is 200 either way).
-    pub async fn revoke_client_token(&self, client: &ClientRecord, token: &str) -> ServiceResult<()> {
+    pub async fn revoke_client_token(&self, client: &Client, token: &str) -> ServiceResult<()> {
         if let Some(token) = PresentedKey::parse(token) {
             self.store.delete_client_key_by_token(&token, &client.client_id).await?;
         }

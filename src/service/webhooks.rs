@@ -18,7 +18,8 @@ use tokio::task::JoinSet;
 
 use crate::domain::now_ms;
 use crate::domain::webhook::{SigningSecret, backoff};
-use crate::storage::{AttemptOutcome, ClaimedDelivery, ClientRecord, DeliveryRecord};
+use crate::domain::{Client, WebhookDelivery};
+use crate::storage::{AttemptOutcome, ClaimedDelivery};
 use crate::webhook::SendError;
 
 use super::audit::actor;
@@ -42,7 +43,7 @@ impl Service {
         &self,
         caller: &Caller,
         client_id: &str,
-    ) -> ServiceResult<(ClientRecord, SigningSecret)> {
+    ) -> ServiceResult<(Client, SigningSecret)> {
         let client = self.owned_client(caller, client_id).await?;
         let secret = SigningSecret::generate();
         self.store.put_webhook_secret(client_id, &secret, now_ms()).await?;
@@ -56,7 +57,7 @@ impl Service {
         &self,
         caller: &Caller,
         client_id: &str,
-    ) -> ServiceResult<(Vec<DeliveryRecord>, bool)> {
+    ) -> ServiceResult<(Vec<WebhookDelivery>, bool)> {
         self.owned_client(caller, client_id).await?;
         let deliveries = self.store.webhook_deliveries(client_id, DELIVERIES_SHOWN).await?;
         let signed = self.store.webhook_secret(client_id).await?.is_some();

@@ -3,12 +3,11 @@
 use super::codes::insert_key_query;
 use super::records::{ApiKeyRow, BearerRow};
 use super::webhooks::{enqueue_events, webhook_target};
-use super::{
-    ApiKeyRecord, BearerKey, KeyCursor, NewApiKey, Params, Store, StoreResult, on_pool, on_writer, push_placeholders,
-};
+use super::{Params, Store, StoreResult, on_pool, on_writer, push_placeholders};
 use crate::domain::SecretHash;
 use crate::domain::api_key::PresentedKey;
 use crate::domain::webhook::{Event, Reason};
+use crate::domain::{ApiKey, BearerKey, KeyCursor, NewApiKey};
 
 /// Touches waiting to be written; more are dropped.
 const TOUCH_QUEUE: usize = 4096;
@@ -95,7 +94,7 @@ impl Store {
         self.touches = Some(tx);
     }
 
-    pub async fn insert_api_key(&self, k: NewApiKey) -> StoreResult<ApiKeyRecord> {
+    pub async fn insert_api_key(&self, k: NewApiKey) -> StoreResult<ApiKey> {
         on_writer!(self, db => { insert_key_query!(k).execute(&mut *db).await?; });
         Ok(k.into_record())
     }
@@ -104,7 +103,7 @@ impl Store {
     /// keys (`None`: not inserted). The owner's row is locked first (a no-op
     /// UPDATE), so concurrent requests, on any instances, count one after
     /// the other and never pass the cap together.
-    pub async fn insert_personal_key_capped(&self, k: NewApiKey, cap: i64) -> StoreResult<Option<ApiKeyRecord>> {
+    pub async fn insert_personal_key_capped(&self, k: NewApiKey, cap: i64) -> StoreResult<Option<ApiKey>> {
         let inserted = on_writer!(self, db => {
             let mut tx = super::begin(db).await?;
             sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(k.user_id).execute(&mut *tx).await?;
@@ -128,7 +127,7 @@ impl Store {
     ///
     /// The owner's row is locked first (a no-op UPDATE): two concurrent
     /// requests, on any instances, replace one after the other and leave one key.
-    pub async fn replace_client_key(&self, k: NewApiKey) -> StoreResult<(ApiKeyRecord, u64)> {
+    pub async fn replace_client_key(&self, k: NewApiKey) -> StoreResult<(ApiKey, u64)> {
         let (outcome, queued) = on_writer!(self, db => {
             let mut tx = super::begin(db).await?;
             sqlx::query("UPDATE users SET is_admin = is_admin WHERE id = $1").bind(k.user_id).execute(&mut *tx).await?;
@@ -167,7 +166,7 @@ impl Store {
         user_id: i64,
         after: Option<&KeyCursor>,
         limit: i64,
-    ) -> StoreResult<Vec<ApiKeyRecord>> {
+    ) -> StoreResult<Vec<ApiKey>> {
         let sql = "SELECT k.id, k.user_id, k.identifier, k.permissions, k.client_id, c.name AS client_name, \
                    k.created_at, k.last_used_at \
                    FROM api_keys k LEFT JOIN clients c ON c.client_id = k.client_id \

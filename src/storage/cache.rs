@@ -6,8 +6,9 @@
 //! Every change that can make a cached entry wrong (a key deleted or altered,
 //! a session ended, their owner banned, demoted or renamed, a client altered
 //! or deleted) is seen by the database itself, in triggers
-//! (`migrations/*/0002_key_revocations.sql`, `0003_*` and `0007_*`), whoever
-//! makes it. The cache is flushed:
+//! (`migrations/*/0002_key_revocations.sql`, `0003_*`, `0007_*`, and
+//! `0014_credential_changes.sql`, which names them for what they carry),
+//! whoever makes it. The cache is flushed:
 //! - at once, by this process, after each of its own such writes commit;
 //! - on PostgreSQL, when the trigger's `NOTIFY` arrives from another instance
 //!   or process; while the listening connection is down the cache is bypassed
@@ -30,8 +31,7 @@ use sqlx::postgres::{PgListener, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
 use sqlx::{ConnectOptions, Connection};
 
-use super::{BearerKey, ClientRecord, SessionUser};
-use crate::domain::{Clock, SecretHash};
+use crate::domain::{BearerKey, Client, Clock, SecretHash, Session};
 
 /// How long an entry is trusted without hearing from the database at all: a
 /// backstop for a listening connection that is cut without the TCP
@@ -41,7 +41,7 @@ const MAX_AGE: Duration = Duration::from_secs(5);
 const MAX_ENTRIES: usize = 10_000;
 /// How often a SQLite server checks for other processes' revocations.
 pub const SQLITE_POLL: Duration = Duration::from_millis(100);
-const CHANNEL: &str = "tachi_auth_key_revocations";
+const CHANNEL: &str = "tachi_auth_credential_changes";
 
 /// One table of the cache.
 struct Table<K, V>(RwLock<HashMap<K, (V, Instant)>>);
@@ -77,8 +77,8 @@ pub(crate) struct Cache {
     enabled: AtomicBool,
     generation: AtomicU64,
     keys: Table<SecretHash, BearerKey>,
-    sessions: Table<SecretHash, SessionUser>,
-    clients: Table<String, ClientRecord>,
+    sessions: Table<SecretHash, Session>,
+    clients: Table<String, Client>,
     /// Users' names by id (a client's author, on the consent page).
     usernames: Table<i64, String>,
 }
@@ -93,11 +93,11 @@ impl Cache {
     }
 
     /// A cached session, if it has not expired meanwhile.
-    pub fn session(&self, id: &SecretHash, now: i64) -> Option<SessionUser> {
+    pub fn session(&self, id: &SecretHash, now: i64) -> Option<Session> {
         self.get(&self.sessions, id).filter(|s| s.expires_at > now)
     }
 
-    pub fn client(&self, client_id: &str) -> Option<ClientRecord> {
+    pub fn client(&self, client_id: &str) -> Option<Client> {
         self.get(&self.clients, client_id)
     }
 
@@ -124,11 +124,11 @@ impl Cache {
         self.insert(&self.keys, generation, token, key);
     }
 
-    pub fn insert_session(&self, generation: u64, id: SecretHash, session: SessionUser) {
+    pub fn insert_session(&self, generation: u64, id: SecretHash, session: Session) {
         self.insert(&self.sessions, generation, id, session);
     }
 
-    pub fn insert_client(&self, generation: u64, client: ClientRecord) {
+    pub fn insert_client(&self, generation: u64, client: Client) {
         self.insert(&self.clients, generation, client.client_id.clone(), client);
     }
 
@@ -209,7 +209,7 @@ pub(crate) fn watch_postgres(pool: PgPool, cache: Arc<Cache>) {
     });
 }
 
-/// Flushes `cache` whenever the revocation counter moved; bypasses it while
+/// Flushes `cache` whenever the credential-change counter moved; bypasses it while
 /// the database cannot be read. Polls on a connection of its own, with
 /// statement logging off: ten identical lines a second would bury a debug log.
 pub(crate) fn watch_sqlite(opts: SqliteConnectOptions, pool: SqlitePool, cache: Arc<Cache>) {
@@ -223,7 +223,7 @@ pub(crate) fn watch_sqlite(opts: SqliteConnectOptions, pool: SqlitePool, cache: 
             tick.tick().await;
             let epoch = match &mut conn {
                 Some(c) => {
-                    sqlx::query_scalar::<_, i64>("SELECT epoch FROM key_revocations WHERE id = 1").fetch_one(c).await
+                    sqlx::query_scalar::<_, i64>("SELECT epoch FROM credential_changes WHERE id = 1").fetch_one(c).await
                 }
                 None => match opts.connect().await {
                     Ok(c) => {
@@ -261,8 +261,8 @@ pub(crate) fn watch_sqlite(opts: SqliteConnectOptions, pool: SqlitePool, cache: 
 mod tests {
     use super::*;
 
-    fn session(expires_at: i64) -> SessionUser {
-        SessionUser { user_id: 7, username: "player".into(), is_admin: false, is_banned: false, expires_at }
+    fn session(expires_at: i64) -> Session {
+        Session { user_id: 7, username: "player".into(), is_admin: false, is_banned: false, expires_at }
     }
 
     fn watching() -> Cache {

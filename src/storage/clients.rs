@@ -2,14 +2,15 @@
 
 use super::records::{CLIENT_COLUMNS, ClientRow};
 use super::webhooks::{enqueue_events, webhook_target};
-use super::{ClientChanges, ClientRecord, Store, StoreResult, on_pool, on_writer};
+use super::{Store, StoreResult, on_pool, on_writer};
 use crate::domain::SecretHash;
 use crate::domain::webhook::{Event, Reason, SigningSecret};
+use crate::domain::{Client, ClientChanges};
 
 /// Binds every column of `CLIENT_COLUMNS`, in order, to `$1`…`$13`.
 fn bind_client<'q, DB>(
     q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
-    c: &'q ClientRecord,
+    c: &'q Client,
 ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
 where
     DB: sqlx::Database,
@@ -46,7 +47,7 @@ impl Store {
     /// `webhook_secret`, if given, is stored with it in the same transaction.
     pub async fn insert_client_capped(
         &self,
-        c: &ClientRecord,
+        c: &Client,
         cap: Option<i64>,
         webhook_secret: Option<&SigningSecret>,
     ) -> StoreResult<bool> {
@@ -82,7 +83,7 @@ impl Store {
     }
 
     /// Creates or updates a built-in client from the configuration.
-    pub async fn upsert_builtin_client(&self, c: &ClientRecord) -> StoreResult<()> {
+    pub async fn upsert_builtin_client(&self, c: &Client) -> StoreResult<()> {
         let sql = format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, name = excluded.name, \
@@ -102,13 +103,13 @@ impl Store {
 
     /// Every token exchange authenticates its client: served from the
     /// credential cache when it can be trusted (see `cache`).
-    pub async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
+    pub async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<Client>> {
         if let Some(client) = self.cache.client(client_id) {
             return Ok(Some(client));
         }
         let generation = self.cache.generation();
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
-        let client: Option<ClientRecord> = on_pool!(self, p => sqlx::query_as::<_, ClientRow>(&sql)
+        let client: Option<Client> = on_pool!(self, p => sqlx::query_as::<_, ClientRow>(&sql)
             .bind(client_id)
             .fetch_optional(p)
             .await?
@@ -125,7 +126,7 @@ impl Store {
         on_pool!(self, p => Ok(sqlx::query_scalar(sql).fetch_all(p).await?))
     }
 
-    pub async fn clients_by_author(&self, author_id: i64) -> StoreResult<Vec<ClientRecord>> {
+    pub async fn clients_by_author(&self, author_id: i64) -> StoreResult<Vec<Client>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE author_id = $1 ORDER BY created_at, client_id");
         on_pool!(self, p => Ok(sqlx::query_as::<_, ClientRow>(&sql)
             .bind(author_id)
@@ -137,7 +138,7 @@ impl Store {
     }
 
     /// Applies the changes given; returns the client after them.
-    pub async fn update_client(&self, client_id: &str, ch: &ClientChanges) -> StoreResult<Option<ClientRecord>> {
+    pub async fn update_client(&self, client_id: &str, ch: &ClientChanges) -> StoreResult<Option<Client>> {
         // Each optional field is a pair ($set, $value): nullable fields need
         // "set to NULL" to differ from "leave alone".
         let sql = format!(
@@ -166,7 +167,7 @@ impl Store {
             .bind(ch.grants.map(|g| g.bits()))
             .fetch_optional(&mut *db)
             .await?
-            .map(ClientRecord::from));
+            .map(Client::from));
         self.credentials_changed();
         Ok(updated)
     }

@@ -7,13 +7,10 @@ use super::records::{
     PENDING_WIDTH, PendingRow, bind_new_code, bind_pending,
 };
 use super::webhooks::{enqueue_events, webhook_target};
-use super::{
-    ApiKeyRecord, NewApiKey, NewAuthCode, PendingRequest, RequestId, Store, StoreError, StoreResult, on_pool,
-    on_writer, write_transaction,
-};
-use crate::domain::SecretHash;
+use super::{Store, StoreError, StoreResult, on_pool, on_writer, write_transaction};
 use crate::domain::exchange::{self, AuthCode, Presented, Refusal};
 use crate::domain::webhook::{Event, Reason};
+use crate::domain::{ApiKey, NewApiKey, NewAuthCode, PendingRequest, RequestId, SecretHash};
 
 /// An attempt to redeem a code: what the client presented, and the key to
 /// write if the domain's rule (`exchange::check`) accepts it. No `Debug`:
@@ -60,7 +57,7 @@ impl RedemptionAttempt {
 #[derive(Debug)]
 pub enum Redemption {
     /// The code was live and is now used; the key was issued in the same transaction.
-    Issued(ApiKeyRecord),
+    Issued(ApiKey),
     /// The code was live but the rule refused what was presented; it is used
     /// up all the same.
     Refused(Refusal),

@@ -5,9 +5,9 @@ use sqlx::FromRow;
 
 use super::codes::insert_key_query;
 use super::records::hash_from;
-use super::{ApiKeyRecord, NewApiKey, Store, StoreResult, on_pool, on_writer};
+use super::{Store, StoreResult, on_pool, on_writer};
 use crate::domain::device::DeviceStatus;
-use crate::domain::{PermissionSet, SecretHash};
+use crate::domain::{ApiKey, NewApiKey, PermissionSet, SecretHash};
 
 /// A device authorization to store. The codes themselves are never stored.
 pub struct NewDeviceCode {
@@ -154,7 +154,7 @@ impl Store {
         key_id: &str,
         now: i64,
         make_key: impl Fn(&DeviceCodeRecord) -> NewApiKey,
-    ) -> StoreResult<Option<ApiKeyRecord>> {
+    ) -> StoreResult<Option<ApiKey>> {
         let claim = format!(
             "UPDATE device_codes SET status = 'issued', key_id = $3, last_polled_at = $4 \
              WHERE device_code_hash = $1 AND client_id = $2 AND status = 'approved' AND expires_at > $4 \

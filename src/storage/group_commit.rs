@@ -137,8 +137,9 @@ async fn settle<W: Batched>(store: &Store, jobs: Vec<Job<W>>, metrics: Option<&c
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::{Client, NewAuthCode, NewUser, PendingRequest, RequestId};
     use crate::domain::{PermissionSet, SecretHash};
-    use crate::storage::{ClientRecord, NewAuthCode, NewUser, PendingRequest, RequestId, Store};
+    use crate::storage::Store;
 
     /// A store on a fresh SQLite file, with one user, one session and one client.
     async fn store_with_a_session() -> (tempfile::TempDir, Store, SecretHash, i64) {
@@ -154,7 +155,7 @@ mod tests {
         let user_id = store.insert_user(&user).await.unwrap();
         let session = SecretHash::from_bytes(&[1; 32]).unwrap();
         store.insert_session(&session, user_id, 0, i64::MAX, 10).await.unwrap();
-        let client = ClientRecord {
+        let client = Client {
             client_id: "CI1".into(),
             secret_hash: SecretHash::from_bytes(&[2; 32]).unwrap(),
             name: "c".into(),

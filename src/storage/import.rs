@@ -7,7 +7,9 @@
 
 use futures_util::TryStreamExt;
 
-use super::{ClientRecord, Params, Store, StoreResult, on_pool, push_placeholders};
+use super::{Params, Store, StoreResult, on_pool, push_placeholders};
+
+use crate::domain::Client;
 use crate::domain::{PermissionSet, SecretHash};
 
 /// An account as Tachi's `users` document has it. Its e-mail and password
@@ -200,7 +202,7 @@ impl Importer {
     }
 
     /// Writes the clients not stored yet; returns how many were written.
-    pub async fn insert_clients(&mut self, clients: &[ClientRecord]) -> StoreResult<u64> {
+    pub async fn insert_clients(&mut self, clients: &[Client]) -> StoreResult<u64> {
         let sql = self.statement(CLIENT_INSERT, clients.len(), CLIENT_WIDTH);
         Ok(on_conn!(self, c => {
             let mut q = sqlx::query(&sql);

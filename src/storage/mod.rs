@@ -34,14 +34,11 @@ use sqlx::{ConnectOptions, Connection as _};
 
 use crate::domain::Clock;
 
-pub use cache::SQLITE_POLL as REVOCATION_POLL_SQLITE;
 pub use codes::{Redemption, RedemptionAttempt};
 pub use device_codes::{DeviceCodeRecord, NewDeviceCode};
 pub use import::{BATCH as IMPORT_BATCH, ImportedKey, ImportedLogin, ImportedUser, Importer};
-pub use records::*;
 pub use recovery::{CodePurpose, QueuedMail};
-pub use security_log::{NewSecurityEvent, SecurityEvent};
-pub use webhooks::{AttemptOutcome, ClaimedDelivery, DeliveryRecord};
+pub use webhooks::{AttemptOutcome, ClaimedDelivery};
 
 /// Runs `$body` with `$pool` bound to the configured engine's pool. The body is
 /// compiled once per engine, so the same SQL text is type-checked against both.
@@ -579,6 +576,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::NewUser;
 
     /// What `droppable` forbids is caught where it happens, in every test
     /// (debug) build: a transaction begun by work its caller may drop.

@@ -1,34 +1,12 @@
-//! What the storage layer hands back: records with domain types, decoded from
-//! rows in one place each.
+//! Rows as the database holds them, each decoded into its domain entity
+//! (`domain::entities`) in one place, and the column lists and binders the
+//! statements share.
 
 use sqlx::FromRow;
 
-use crate::domain::exchange::AuthCode;
-use crate::domain::{PermissionSet, SecretHash};
-
-#[derive(Debug, Clone)]
-pub struct UserRecord {
-    pub id: i64,
-    pub username: String,
-    pub email: String,
-    pub password_hash: String,
-    pub about: String,
-    pub status: Option<String>,
-    pub is_admin: bool,
-    pub is_banned: bool,
-    pub created_at: i64,
-    /// Tachi's profile fields (migration 0009), kept for accounts imported
-    /// from it: `lastSeen` (unix ms), `socialMedia` (a JSON object as text),
-    /// `badges` (a JSON array as text), the custom picture and banner
-    /// locations, `isSupporter`, and the auth level MOD.
-    pub last_seen: Option<i64>,
-    pub social_media: String,
-    pub badges: String,
-    pub custom_pfp_location: Option<String>,
-    pub custom_banner_location: Option<String>,
-    pub is_supporter: bool,
-    pub is_moderator: bool,
-}
+use crate::domain::{
+    ApiKey, AuthCode, BearerKey, Client, PendingRequest, PermissionSet, RequestId, SecretHash, Session, User,
+};
 
 #[derive(FromRow)]
 pub(super) struct UserRow {
@@ -50,9 +28,9 @@ pub(super) struct UserRow {
     is_moderator: bool,
 }
 
-impl From<UserRow> for UserRecord {
+impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
-        UserRecord {
+        User {
             id: r.id,
             username: r.username,
             email: r.email,
@@ -77,27 +55,6 @@ pub(super) const USER_COLUMNS: &str = "id, username, email, password_hash, about
      created_at, last_seen, social_media, badges, custom_pfp_location, custom_banner_location, is_supporter, \
      is_moderator";
 
-pub struct NewUser<'a> {
-    pub username: &'a str,
-    pub username_key: &'a str,
-    /// `domain::user::username_skeleton` of the name.
-    pub username_skeleton: &'a str,
-    pub email: &'a str,
-    pub password_hash: &'a str,
-    pub created_at: i64,
-}
-
-/// The identity behind a session cookie, as the request authenticator needs it.
-#[derive(Debug, Clone)]
-pub struct SessionUser {
-    pub user_id: i64,
-    pub username: String,
-    pub is_admin: bool,
-    pub is_banned: bool,
-    /// So that a cached session ends on time.
-    pub expires_at: i64,
-}
-
 #[derive(FromRow)]
 pub(super) struct SessionUserRow {
     pub user_id: i64,
@@ -107,9 +64,9 @@ pub(super) struct SessionUserRow {
     pub expires_at: i64,
 }
 
-impl From<SessionUserRow> for SessionUser {
+impl From<SessionUserRow> for Session {
     fn from(r: SessionUserRow) -> Self {
-        SessionUser {
+        Session {
             user_id: r.user_id,
             username: r.username,
             is_admin: r.is_admin,
@@ -123,26 +80,6 @@ impl From<SessionUserRow> for SessionUser {
 /// produce) becomes a hash nothing matches.
 pub(super) fn hash_from(bytes: &[u8]) -> SecretHash {
     SecretHash::from_bytes(bytes).unwrap_or_else(SecretHash::dummy)
-}
-
-#[derive(Debug, Clone)]
-pub struct ClientRecord {
-    pub client_id: String,
-    pub secret_hash: SecretHash,
-    pub name: String,
-    /// `None` for a built-in client, defined by the operator's configuration.
-    pub author_id: Option<i64>,
-    pub redirect_uri: Option<String>,
-    pub webhook_uri: Option<String>,
-    pub permissions: PermissionSet,
-    pub api_key_format: Option<String>,
-    pub api_key_filename: Option<String>,
-    pub require_pkce: bool,
-    /// A public client (RFC 8252): no secret, PKCE required.
-    pub public: bool,
-    /// The grants it allows (the code grant unless its author added others).
-    pub grants: crate::domain::client::Grants,
-    pub created_at: i64,
 }
 
 #[derive(FromRow)]
@@ -162,9 +99,9 @@ pub(super) struct ClientRow {
     created_at: i64,
 }
 
-impl From<ClientRow> for ClientRecord {
+impl From<ClientRow> for Client {
     fn from(r: ClientRow) -> Self {
-        ClientRecord {
+        Client {
             client_id: r.client_id,
             secret_hash: hash_from(&r.secret_hash),
             name: r.name,
@@ -185,67 +122,6 @@ impl From<ClientRow> for ClientRecord {
 pub(super) const CLIENT_COLUMNS: &str = "client_id, secret_hash, name, author_id, redirect_uri, webhook_uri, permissions, \
      api_key_format, api_key_filename, require_pkce, created_at, public, grants";
 
-/// The editable fields of a client; `None` leaves a field as it is.
-#[derive(Debug, Default, Clone)]
-pub struct ClientChanges {
-    pub name: Option<String>,
-    pub redirect_uri: Option<Option<String>>,
-    pub webhook_uri: Option<Option<String>>,
-    pub api_key_format: Option<Option<String>>,
-    pub api_key_filename: Option<Option<String>>,
-    pub require_pkce: Option<bool>,
-    pub grants: Option<crate::domain::client::Grants>,
-}
-
-/// Which pending request a consent page showed: its form posts it back, so
-/// approving approves exactly that request. Derived from the session and
-/// the request (see `PendingRequest::id_in`): showing the same request again
-/// names the same row instead of adding one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RequestId([u8; 32]);
-
-impl RequestId {
-    pub fn from_bytes(bytes: &[u8]) -> Option<RequestId> {
-        bytes.try_into().ok().map(RequestId)
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// 64 lowercase hex digits, as the consent form carries it.
-    pub fn to_hex(&self) -> String {
-        crate::domain::secret::hex(&self.0)
-    }
-
-    pub fn parse(hex: &str) -> Option<RequestId> {
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let mut id = [0; 32];
-        for (i, byte) in id.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(RequestId(id))
-    }
-}
-
-/// An authorization request the consent screen showed and the user has not
-/// answered yet.
-#[derive(Debug, Clone)]
-pub struct PendingRequest {
-    pub id: RequestId,
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub permissions: PermissionSet,
-    pub state: Option<String>,
-    pub code_challenge: Option<String>,
-    pub context: Option<String>,
-    /// Came through `/oauth/authorize`: a decline is reported to the client.
-    pub standard: bool,
-    pub created_at: i64,
-}
-
 #[derive(FromRow)]
 pub(super) struct PendingRow {
     request_id: Vec<u8>,
@@ -263,7 +139,7 @@ impl From<PendingRow> for PendingRequest {
     fn from(r: PendingRow) -> Self {
         PendingRequest {
             // Written from a `RequestId` (32 bytes) or by migration 0008 (32 random bytes).
-            id: RequestId::from_bytes(&r.request_id).unwrap_or(RequestId([0; 32])),
+            id: RequestId::from_bytes(&r.request_id).unwrap_or(RequestId::NONE),
             client_id: r.client_id,
             redirect_uri: r.redirect_uri,
             permissions: PermissionSet::from_bits(r.permissions),
@@ -373,33 +249,6 @@ macro_rules! bind_new_code {
 }
 pub(super) use bind_new_code;
 
-/// The code an approval creates. Its client, redirect URI, permissions and
-/// challenge are those of the pending request it approves, read in the same
-/// transaction that takes it.
-#[derive(Clone, Copy)]
-pub struct NewAuthCode {
-    pub code_hash: SecretHash,
-    pub user_id: i64,
-    pub expires_at: i64,
-    pub created_at: i64,
-}
-
-/// Where a listing of a user's keys stopped: the last key's creation time and id.
-pub type KeyCursor = (i64, String);
-
-#[derive(Debug, Clone)]
-pub struct ApiKeyRecord {
-    pub id: String,
-    pub user_id: i64,
-    pub identifier: String,
-    pub permissions: PermissionSet,
-    pub client_id: Option<String>,
-    /// The issuing client's name, when the key came from one.
-    pub client_name: Option<String>,
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-}
-
 #[derive(FromRow)]
 pub(super) struct ApiKeyRow {
     id: String,
@@ -412,9 +261,9 @@ pub(super) struct ApiKeyRow {
     last_used_at: Option<i64>,
 }
 
-impl From<ApiKeyRow> for ApiKeyRecord {
+impl From<ApiKeyRow> for ApiKey {
     fn from(r: ApiKeyRow) -> Self {
-        ApiKeyRecord {
+        ApiKey {
             id: r.id,
             user_id: r.user_id,
             identifier: r.identifier,
@@ -425,47 +274,6 @@ impl From<ApiKeyRow> for ApiKeyRecord {
             last_used_at: r.last_used_at,
         }
     }
-}
-
-#[derive(Clone)]
-pub struct NewApiKey {
-    pub id: String,
-    pub token_hash: SecretHash,
-    pub user_id: i64,
-    pub identifier: String,
-    pub permissions: PermissionSet,
-    pub client_id: Option<String>,
-    pub created_at: i64,
-}
-
-impl NewApiKey {
-    /// The record of a key just inserted.
-    pub fn into_record(self) -> ApiKeyRecord {
-        ApiKeyRecord {
-            id: self.id,
-            user_id: self.user_id,
-            identifier: self.identifier,
-            permissions: self.permissions,
-            client_id: self.client_id,
-            client_name: None,
-            created_at: self.created_at,
-            last_used_at: None,
-        }
-    }
-}
-
-/// What bearer validation needs, from one indexed lookup.
-#[derive(Debug, Clone)]
-pub struct BearerKey {
-    pub key_id: String,
-    pub user_id: i64,
-    pub username: String,
-    pub permissions: PermissionSet,
-    pub client_id: Option<String>,
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-    pub is_admin: bool,
-    pub is_banned: bool,
 }
 
 #[derive(FromRow)]

@@ -3,33 +3,36 @@
 use sqlx::FromRow;
 
 use super::{Store, StoreResult, on_pool, on_writer};
+use crate::domain::{NewSecurityEvent, SecurityEvent};
 
-/// One event as recorded. Never a secret: the fields are names, ids and
-/// the request's address and user agent.
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
-pub struct SecurityEvent {
-    pub id: i64,
-    pub at: i64,
-    pub user_id: Option<i64>,
-    pub event: String,
-    /// Who did it: `user`, `operator`, `client deletion`, `replayed code`, `system`.
-    pub actor: String,
-    pub client_id: Option<String>,
-    pub detail: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
+/// A row of the security log, decoded into a [`SecurityEvent`].
+#[derive(FromRow)]
+struct SecurityEventRow {
+    id: i64,
+    at: i64,
+    user_id: Option<i64>,
+    event: String,
+    actor: String,
+    client_id: Option<String>,
+    detail: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
 }
 
-/// An event to record.
-pub struct NewSecurityEvent<'a> {
-    pub at: i64,
-    pub user_id: Option<i64>,
-    pub event: &'a str,
-    pub actor: &'a str,
-    pub client_id: Option<&'a str>,
-    pub detail: Option<&'a str>,
-    pub ip: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
+impl From<SecurityEventRow> for SecurityEvent {
+    fn from(r: SecurityEventRow) -> Self {
+        SecurityEvent {
+            id: r.id,
+            at: r.at,
+            user_id: r.user_id,
+            event: r.event,
+            actor: r.actor,
+            client_id: r.client_id,
+            detail: r.detail,
+            ip: r.ip,
+            user_agent: r.user_agent,
+        }
+    }
 }
 
 const COLUMNS: &str = "id, at, user_id, event, actor, client_id, detail, ip, user_agent";
@@ -63,23 +66,29 @@ impl Store {
     ) -> StoreResult<Vec<SecurityEvent>> {
         let sql =
             format!("SELECT {COLUMNS} FROM security_log WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3");
-        on_pool!(self, p => Ok(sqlx::query_as::<_, SecurityEvent>(&sql)
+        on_pool!(self, p => Ok(sqlx::query_as::<_, SecurityEventRow>(&sql)
             .bind(user_id)
             .bind(before.unwrap_or(i64::MAX))
             .bind(limit)
             .fetch_all(p)
-            .await?))
+            .await?
+            .into_iter()
+            .map(SecurityEvent::from)
+            .collect()))
     }
 
     /// Every event since `since` (ms), of one user or all, oldest first (the operator's audit).
     pub async fn security_events_since(&self, user_id: Option<i64>, since: i64) -> StoreResult<Vec<SecurityEvent>> {
         let sql = format!("SELECT {COLUMNS} FROM security_log WHERE at >= $1 AND ($2 = 0 OR user_id = $3) ORDER BY id");
-        on_pool!(self, p => Ok(sqlx::query_as::<_, SecurityEvent>(&sql)
+        on_pool!(self, p => Ok(sqlx::query_as::<_, SecurityEventRow>(&sql)
             .bind(since)
             .bind(i64::from(user_id.is_some()))
             .bind(user_id.unwrap_or(0))
             .fetch_all(p)
-            .await?))
+            .await?
+            .into_iter()
+            .map(SecurityEvent::from)
+            .collect()))
     }
 
     /// The holders of a client's keys and the keys' ids (to record their

@@ -1,8 +1,9 @@
 //! Login sessions, looked up by the hash of the cookie's value.
 
 use super::records::SessionUserRow;
-use super::{SessionUser, Store, StoreError, StoreResult, on_pool, on_writer};
+use super::{Store, StoreError, StoreResult, on_pool, on_writer};
 use crate::domain::SecretHash;
+use crate::domain::Session;
 
 impl Store {
     /// Opens a session, and ends the user's oldest ones beyond the newest `keep`.
@@ -37,7 +38,7 @@ impl Store {
     /// The user behind a live session: served from the credential cache when
     /// it can be trusted (see `cache`: a logout or a ban ends a cached session
     /// as it revokes a cached key), otherwise one lookup by primary key.
-    pub async fn session_user(&self, id: &SecretHash, now: i64) -> StoreResult<Option<SessionUser>> {
+    pub async fn session_user(&self, id: &SecretHash, now: i64) -> StoreResult<Option<Session>> {
         if let Some(session) = self.cache.session(id, now) {
             return Ok(Some(session));
         }
@@ -45,7 +46,7 @@ impl Store {
         let sql = "SELECT s.user_id, u.username, u.is_admin, u.is_banned, s.expires_at \
                    FROM sessions s JOIN users u ON u.id = s.user_id \
                    WHERE s.id_hash = $1 AND s.expires_at > $2";
-        let session: Option<SessionUser> = on_pool!(self, p => sqlx::query_as::<_, SessionUserRow>(sql)
+        let session: Option<Session> = on_pool!(self, p => sqlx::query_as::<_, SessionUserRow>(sql)
             .bind(id.as_bytes())
             .bind(now)
             .fetch_optional(p)

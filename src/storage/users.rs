@@ -1,7 +1,8 @@
 //! Users and their profiles.
 
 use super::records::{USER_COLUMNS, UserRow};
-use super::{NewUser, Store, StoreResult, UserRecord, on_pool, on_writer};
+use super::{Store, StoreResult, on_pool, on_writer};
+use crate::domain::{NewUser, User};
 
 impl Store {
     /// Inserts a user; `StoreError::Conflict` when the username is taken.
@@ -19,7 +20,7 @@ impl Store {
             .await?))
     }
 
-    pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>> {
+    pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         on_pool!(self, p => Ok(sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_optional(p).await?.map(Into::into)))
     }
@@ -41,13 +42,13 @@ impl Store {
         Ok(name)
     }
 
-    pub async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
+    pub async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1");
         on_pool!(self, p => Ok(sqlx::query_as::<_, UserRow>(&sql).bind(key).fetch_optional(p).await?.map(Into::into)))
     }
 
     /// A user whose name is `key` or looks like it (`skeleton`).
-    pub async fn user_by_username_skeleton(&self, key: &str, skeleton: &str) -> StoreResult<Option<UserRecord>> {
+    pub async fn user_by_username_skeleton(&self, key: &str, skeleton: &str) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1 OR username_skeleton = $2 LIMIT 1");
         on_pool!(self, p => Ok(sqlx::query_as::<_, UserRow>(&sql)
             .bind(key)
@@ -63,7 +64,7 @@ impl Store {
         id: i64,
         about: Option<&str>,
         status: Option<Option<&str>>,
-    ) -> StoreResult<Option<UserRecord>> {
+    ) -> StoreResult<Option<User>> {
         let sql = format!(
             "UPDATE users SET about = COALESCE($2, about), \
              status = CASE WHEN $3 THEN $4 ELSE status END \

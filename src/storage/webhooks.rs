@@ -10,6 +10,7 @@
 use sqlx::FromRow;
 
 use super::{Pool, Store, StoreResult, on_pool, on_writer};
+use crate::domain::WebhookDelivery;
 use crate::domain::webhook::SigningSecret;
 
 /// Where a client's events go, if it has a webhook and a signing secret
@@ -71,19 +72,34 @@ pub struct ClaimedDelivery {
     pub created_at: i64,
 }
 
-/// An event as the dashboard lists it: never its body or the secret.
-#[derive(Debug, Clone, FromRow)]
-pub struct DeliveryRecord {
-    pub event_id: String,
-    pub event: String,
-    pub created_at: i64,
-    /// `pending`, `delivered` or `failed`.
-    pub state: String,
-    pub attempts: i64,
-    pub next_attempt_at: i64,
-    pub finished_at: Option<i64>,
-    pub last_status: Option<i64>,
-    pub last_error: Option<String>,
+/// A row of the outbox as the dashboard lists it, decoded into a [`WebhookDelivery`].
+#[derive(FromRow)]
+struct DeliveryRow {
+    event_id: String,
+    event: String,
+    created_at: i64,
+    state: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    finished_at: Option<i64>,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+}
+
+impl From<DeliveryRow> for WebhookDelivery {
+    fn from(r: DeliveryRow) -> Self {
+        WebhookDelivery {
+            event_id: r.event_id,
+            event: r.event,
+            created_at: r.created_at,
+            state: r.state,
+            attempts: r.attempts,
+            next_attempt_at: r.next_attempt_at,
+            finished_at: r.finished_at,
+            last_status: r.last_status,
+            last_error: r.last_error,
+        }
+    }
 }
 
 /// How an attempt ended, as the outbox records it.
@@ -192,10 +208,17 @@ impl Store {
     }
 
     /// A client's newest events, newest first, at most `limit`.
-    pub async fn webhook_deliveries(&self, client_id: &str, limit: i64) -> StoreResult<Vec<DeliveryRecord>> {
+    pub async fn webhook_deliveries(&self, client_id: &str, limit: i64) -> StoreResult<Vec<WebhookDelivery>> {
         let sql = "SELECT event_id, event, created_at, state, attempts, next_attempt_at, finished_at, last_status, \
                    last_error FROM webhook_outbox WHERE client_id = $1 ORDER BY id DESC LIMIT $2";
-        on_pool!(self, p => Ok(sqlx::query_as::<_, DeliveryRecord>(sql).bind(client_id).bind(limit).fetch_all(p).await?))
+        on_pool!(self, p => Ok(sqlx::query_as::<_, DeliveryRow>(sql)
+            .bind(client_id)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(WebhookDelivery::from)
+            .collect()))
     }
 
     /// Forgets deliveries finished before `before` (ms), and the secrets of

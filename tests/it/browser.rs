@@ -290,7 +290,7 @@ async fn broken_links_get_a_clear_page_named_after_the_site() {
         ("/oauth/request-auth?clientID=CInope".to_owned(), "No application with this ID", "error-unknown-client"),
         ("/oauth/request-auth".to_owned(), "clientID is missing", "error-missing-client"),
         (format!("/oauth/request-auth?clientID={}", no_redirect.id), "no redirect URI", "error-no-redirect"),
-        ("/client-file-flow/CInope".to_owned(), "", "error-file-flow-unknown"),
+        ("/client-file-flow/CInope".to_owned(), "No application with this ID", "error-file-flow-unknown"),
         ("/no/such/page".to_owned(), "", "error-not-found"),
     ] {
         b.goto(&server.url(&path)).await;

@@ -1,6 +1,7 @@
-//! The dashboard page: forms that fail come back with the user's input in
-//! them (nothing typed is lost to a validation error), and a user's keys are
-//! shown a screen at a time.
+//! The dashboard and the pages around it: forms that fail come back with the
+//! user's input in them (nothing typed is lost to a validation error) and a
+//! reason written for people, a user's keys are shown a screen at a time,
+//! and the pages say what is true of the one reading them.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -29,7 +30,8 @@ async fn a_rejected_new_client_keeps_what_was_typed() {
     let res = author.http.post(format!("{}/clients", author.base())).form(&form).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let html = res.text().await.unwrap();
-    assert!(html.contains("redirectUri must be an http or https URL"), "the reason is shown");
+    assert!(html.contains("The redirect URI must be an http or https URL"), "the reason is shown, in the form's words");
+    assert!(!html.contains("redirectUri"), "no API field name on the page");
     assert!(html.contains(r#"value="My Lovely Stats Site""#));
     assert!(html.contains(r#"value="ftp://stats.example/cb""#));
     assert!(html.contains(r#"value="stats-key.txt""#));
@@ -101,5 +103,67 @@ async fn the_dashboard_shows_keys_a_screen_at_a_time() {
         let res = page(&user, &format!("/?keys_after={bad}")).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert!(res.text().await.unwrap().contains("damaged"), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn form_errors_are_written_for_people() {
+    let server = TestServer::start().await;
+    let author = server.register("author").await;
+    let csrf = csrf_of(&author).await;
+    let form = [("csrf", csrf.as_str()), ("name", "No Permissions At All")];
+    let res = author.http.post(format!("{}/clients", author.base())).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("Choose at least one permission."));
+
+    let form = [("csrf", csrf.as_str()), ("old_password", "not my password"), ("password", "a new password")];
+    let res = author.http.post(format!("{}/account/password", author.base())).form(&form).send().await.unwrap();
+    let html = res.text().await.unwrap();
+    assert!(!html.contains("!oldPassword"), "no API field name on the page");
+
+    let res = server
+        .browser()
+        .post(server.url("/login"))
+        .form(&[("csrf", "x"), ("username", "author"), ("password", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "a form without its page's token is refused");
+}
+
+#[tokio::test]
+async fn an_admins_dashboard_does_not_claim_a_client_limit() {
+    let server = TestServer::start().await;
+    let player = server.register("player").await;
+    let staffer = server.register("staffer").await;
+    server.set_user_flags("staffer", Some(true), None).await;
+    let theirs = page(&player, "/").await.text().await.unwrap();
+    assert!(theirs.contains("You can own up to"), "a user is told the limit");
+    let admins = page(&staffer, "/").await.text().await.unwrap();
+    assert!(!admins.contains("You can own up to"), "admins are exempt from it");
+    assert!(admins.contains("any number"));
+}
+
+#[tokio::test]
+async fn the_login_page_says_who_is_logged_in_already() {
+    let server = TestServer::start().await;
+    let player = server.register("player").await;
+    let html = page(&player, "/login").await.text().await.unwrap();
+    assert!(html.contains("already logged in as <strong>player</strong>"), "{html}");
+    let stranger = server.browser().get(server.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(!stranger.contains("already logged in"));
+}
+
+#[tokio::test]
+async fn an_unknown_client_reads_the_same_on_every_page_a_link_leads_to() {
+    let server = TestServer::start().await;
+    let player = server.register("player").await;
+    let consent = page(&player, "/oauth/request-auth?clientID=CInope").await.text().await.unwrap();
+    let res = page(&player, "/client-file-flow/CInope").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let file_flow = res.text().await.unwrap();
+    for html in [&consent, &file_flow] {
+        assert!(html.contains("No application with this ID exists."), "{html}");
+        assert!(!html.contains("no client has"), "not the API's text: {html}");
     }
 }

@@ -9,7 +9,8 @@ use std::process::Stdio;
 use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tachi_auth::storage::{Store, UserRecord};
+use tachi_auth::domain::User;
+use tachi_auth::storage::Store;
 
 use crate::support::db::TestDatabase;
 use crate::support::tachi::{self, Format};
@@ -167,7 +168,7 @@ async fn store(url: &str) -> Store {
     Store::connect(url, &Default::default()).await.unwrap()
 }
 
-async fn stored_user(url: &str, username: &str) -> Option<UserRecord> {
+async fn stored_user(url: &str, username: &str) -> Option<User> {
     let store = store(url).await;
     let user = store.user_by_username_key(&username.to_lowercase()).await.unwrap();
     store.close().await;

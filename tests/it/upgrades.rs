@@ -2,7 +2,8 @@
 //! starts on it. The data is written as the schema of migration 0003 holds it
 //! (before 0004 moved a key's link to its code onto the code, 0005 replaced
 //! the index keys are listed by, and 0006 gave tokens their key's id); the
-//! server then migrates it.
+//! server then migrates it. An instance of the version before 0014 still
+//! running beside an upgraded one goes on hearing of credential changes.
 
 use std::path::Path;
 
@@ -13,7 +14,7 @@ use tachi_auth::domain::{PlainSecret, SecretHash, password};
 
 use crate::oauth_standard::introspect;
 use crate::support::db::TestDatabase;
-use crate::support::{ApiClient, PASSWORD, REDIRECT, TestServer, expect_err, expect_ok};
+use crate::support::{ANOTHER_PROCESS_WITHIN, ApiClient, PASSWORD, REDIRECT, TestServer, expect_err, expect_ok};
 
 /// The last migration the "older version" had applied.
 const OLDER_VERSION: i64 = 3;
@@ -21,7 +22,7 @@ const OLDER_VERSION: i64 = 3;
 #[tokio::test]
 async fn keys_codes_and_accounts_from_before_an_upgrade_keep_working() {
     let db = TestDatabase::create().await;
-    let old = OlderDatabase::migrate(&db.url).await;
+    let old = OlderDatabase::migrate(&db.url, OLDER_VERSION).await;
 
     // What the older version had stored: a player, an integration's client,
     // a code already redeemed for a key (linked the old way, from the key),
@@ -124,7 +125,48 @@ async fn keys_codes_and_accounts_from_before_an_upgrade_keep_working() {
     server.key_answers(&own_token, StatusCode::OK).await;
 }
 
-/// The test's database at [`OLDER_VERSION`], written with plain SQL, as the
+/// Migration 0014 renamed what carries credential changes between
+/// processes: on SQLite the counter `key_revocations` became
+/// `credential_changes`, on PostgreSQL the channel `tachi_auth_key_revocations`
+/// became `tachi_auth_credential_changes`. A process of the version before it,
+/// still running on the database during a rolling upgrade, reads the old
+/// name: it must still see a key revoked through an upgraded server, or it
+/// would go on accepting that key from its cache.
+#[tokio::test]
+async fn an_instance_of_the_version_before_the_rename_still_hears_of_revocations() {
+    let db = TestDatabase::create().await;
+    OlderDatabase::migrate(&db.url, 13).await.run(&[]).await;
+    let server = TestServer::start_on_database(db.url.clone(), |_| {}).await;
+    let player = server.register("player").await;
+    let key = player.personal_key(&["submit_score"]).await;
+    let id = player.keys().await[0]["id"].as_str().unwrap().to_owned();
+    let revoke = || async { expect_ok(player.delete(&format!("/users/{}/api-tokens/{id}", player.id)).await).await };
+
+    if db.url.starts_with("postgres") {
+        // What the older version listens on.
+        let mut older = sqlx::postgres::PgListener::connect(&db.url).await.unwrap();
+        older.listen("tachi_auth_key_revocations").await.unwrap();
+        revoke().await;
+        let heard = tokio::time::timeout(ANOTHER_PROCESS_WITHIN, older.recv()).await;
+        assert!(matches!(heard, Ok(Ok(_))), "the older instance was not told: {heard:?}");
+    } else {
+        // What the older version polls.
+        let older = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        let counter = || async {
+            sqlx::query_scalar::<_, i64>("SELECT epoch FROM key_revocations WHERE id = 1")
+                .fetch_one(&older)
+                .await
+                .unwrap()
+        };
+        let before = counter().await;
+        revoke().await;
+        assert!(counter().await > before, "the older instance's counter did not move");
+        older.close().await;
+    }
+    server.key_answers(&key, StatusCode::UNAUTHORIZED).await;
+}
+
+/// The test's database at an older version, written with plain SQL, as the
 /// older version's own statements would have.
 enum OlderDatabase {
     Sqlite(sqlx::SqlitePool),
@@ -132,9 +174,9 @@ enum OlderDatabase {
 }
 
 impl OlderDatabase {
-    /// Applies this repository's migrations up to [`OLDER_VERSION`] only (the
-    /// server applies the rest, recognising these by their checksums).
-    async fn migrate(url: &str) -> OlderDatabase {
+    /// Applies this repository's migrations up to `version` only (the server
+    /// applies the rest, recognising these by their checksums).
+    async fn migrate(url: &str, version: i64) -> OlderDatabase {
         let (old, engine) = if url.starts_with("postgres") {
             (OlderDatabase::Postgres(sqlx::PgPool::connect(url).await.unwrap()), "postgres")
         } else {
@@ -149,8 +191,8 @@ impl OlderDatabase {
         for entry in std::fs::read_dir(all).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-            let version: i64 = name.split('_').next().unwrap().parse().unwrap();
-            if version <= OLDER_VERSION {
+            let number: i64 = name.split('_').next().unwrap().parse().unwrap();
+            if number <= version {
                 std::fs::copy(&path, older.path().join(name)).unwrap();
             }
         }

@@ -9,7 +9,7 @@ use crate::http::envelope::{ApiOk, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, Auth};
 use crate::service::clients::{ClientDraft, ClientEdit};
 
-fn view(c: &crate::storage::ClientRecord, secret: Option<&str>) -> Value {
+fn view(c: &crate::domain::Client, secret: Option<&str>) -> Value {
     serde_json::to_value(ClientView::new(c, secret)).unwrap_or(Value::Null)
 }
 

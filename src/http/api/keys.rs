@@ -5,12 +5,12 @@ use futures_util::{Stream, stream};
 use serde_json::{Value, json};
 
 use super::views::{IssuedKeyDocument, ListedKey};
+use crate::domain::ApiKey;
 use crate::http::AppState;
 use crate::http::envelope::{ApiError, ApiOk, ApiOkList, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, PathUser};
 use crate::service::ServiceError;
 use crate::service::keys::KeyRequest;
-use crate::storage::ApiKeyRecord;
 
 /// Sent a page at a time: a user may hold a hundred thousand keys.
 pub async fn list(
@@ -30,7 +30,7 @@ pub async fn list(
     Ok(ApiOkList { first: listed(first), rest, describe: |n| format!("Returned {n} API keys.") })
 }
 
-fn listed(page: Vec<ApiKeyRecord>) -> Vec<ListedKey> {
+fn listed(page: Vec<ApiKey>) -> Vec<ListedKey> {
     page.into_iter().map(ListedKey).collect()
 }
 

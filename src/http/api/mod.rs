@@ -18,8 +18,6 @@ use axum::routing::{delete, get, post};
 use super::AppState;
 use super::envelope::ApiError;
 
-pub use oauth::JsonOrForm;
-
 /// Where the API lives. Its routes are registered with this prefix (`at`)
 /// rather than `nest`ed: axum wraps every nested route in two more layers
 /// (one rewrites the request's URI without the prefix, one records the

@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::http::AppState;
+use crate::http::api::views::SecurityEventView;
 use crate::http::envelope::{ApiError, ApiOk, ApiResult};
 use crate::http::extract::{ApiJson, ApiQuery, Auth, ClientIp, PathUser};
 use crate::service::recovery::{ForgotPassword, PasswordChange, PasswordReset, VerifyEmail};
-use crate::storage::SecurityEvent;
 
 pub async fn change_password(
     State(state): State<AppState>,
@@ -60,11 +60,11 @@ pub async fn security_log(
     State(state): State<AppState>,
     PathUser { caller, user }: PathUser,
     ApiQuery(q): ApiQuery<LogQuery>,
-) -> ApiResult<Vec<SecurityEvent>> {
+) -> ApiResult<Vec<SecurityEventView>> {
     let (events, more) = state.svc.security_log(&caller, user.id, q.before).await?;
     let description = match (events.last(), more) {
         (Some(last), true) => format!("Found {} events; older ones: ?before={}.", events.len(), last.id),
         _ => format!("Found {} events.", events.len()),
     };
-    Ok(ApiOk(description, events))
+    Ok(ApiOk(description, events.into_iter().map(SecurityEventView::from).collect()))
 }

@@ -1,11 +1,11 @@
-//! The JSON documents the API sends: users, clients and API key documents.
+//! The JSON documents the API sends: users, clients, API keys and the
+//! security log's events.
 
 use serde::Serialize;
 
 use crate::domain::permission::PermissionMap;
 use crate::domain::user::AuthLevel;
-use crate::domain::{PermissionSet, PlainSecret};
-use crate::storage::{ApiKeyRecord, ClientRecord, UserRecord};
+use crate::domain::{ApiKey, Client, PermissionSet, PlainSecret, SecurityEvent, User, WebhookDelivery};
 
 /// The original server's `UserDocument`. Accounts imported from Tachi keep
 /// its profile fields; an account made here has what a new Tachi account has
@@ -32,8 +32,8 @@ pub struct UserView {
 }
 
 /// The one mapping from a user record to the user document.
-impl From<&UserRecord> for UserView {
-    fn from(u: &UserRecord) -> Self {
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
         UserView {
             id: u.id,
             username: u.username.clone(),
@@ -95,7 +95,7 @@ pub struct ClientView<'a> {
 }
 
 impl<'a> ClientView<'a> {
-    pub fn new(c: &'a ClientRecord, secret: Option<&'a str>) -> Self {
+    pub fn new(c: &'a Client, secret: Option<&'a str>) -> Self {
         ClientView {
             client_id: &c.client_id,
             client_secret: secret,
@@ -143,7 +143,7 @@ pub struct KeyDocument<'a> {
 /// A key just issued, with its token, serialized straight into the answer:
 /// through a `serde_json::Value` the token exchange built its JSON twice.
 pub struct IssuedKeyDocument {
-    pub key: ApiKeyRecord,
+    pub key: ApiKey,
     pub token: PlainSecret,
 }
 
@@ -156,7 +156,7 @@ impl Serialize for IssuedKeyDocument {
 /// A key as the list route shows it, serialized straight from its record:
 /// a `serde_json::Value` per key would be many small allocations for every
 /// key of a list that may be long.
-pub struct ListedKey(pub ApiKeyRecord);
+pub struct ListedKey(pub ApiKey);
 
 impl Serialize for ListedKey {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -165,7 +165,7 @@ impl Serialize for ListedKey {
 }
 
 impl<'a> KeyDocument<'a> {
-    pub fn new(k: &'a ApiKeyRecord, token: Option<&'a str>) -> Self {
+    pub fn new(k: &'a ApiKey, token: Option<&'a str>) -> Self {
         KeyDocument {
             user_id: k.user_id,
             token,
@@ -206,7 +206,7 @@ pub struct DeliveryView<'a> {
 }
 
 impl<'a> DeliveryView<'a> {
-    pub fn new(d: &'a crate::storage::DeliveryRecord) -> Self {
+    pub fn new(d: &'a WebhookDelivery) -> Self {
         DeliveryView {
             event_id: &d.event_id,
             kind: &d.event,
@@ -217,6 +217,37 @@ impl<'a> DeliveryView<'a> {
             finished_on: d.finished_at,
             last_status: d.last_status,
             last_error: d.last_error.as_deref(),
+        }
+    }
+}
+
+/// An event of the security log, as `GET /users/:userID/security-log` and
+/// `tachi-auth audit` list it.
+#[derive(Serialize)]
+pub struct SecurityEventView {
+    pub id: i64,
+    pub at: i64,
+    pub user_id: Option<i64>,
+    pub event: String,
+    pub actor: String,
+    pub client_id: Option<String>,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<SecurityEvent> for SecurityEventView {
+    fn from(e: SecurityEvent) -> Self {
+        SecurityEventView {
+            id: e.id,
+            at: e.at,
+            user_id: e.user_id,
+            event: e.event,
+            actor: e.actor,
+            client_id: e.client_id,
+            detail: e.detail,
+            ip: e.ip,
+            user_agent: e.user_agent,
         }
     }
 }

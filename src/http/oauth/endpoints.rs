@@ -12,11 +12,11 @@ use serde_json::json;
 
 use super::client_auth::client_credentials;
 use super::error::{OAuthError, no_store};
+use crate::domain::Client;
 use crate::domain::{Permission, PermissionSet, device};
 use crate::http::AppState;
 use crate::http::extract::ClientIp;
 use crate::service::oauth::{ExchangedKey, TokenRequest};
-use crate::storage::ClientRecord;
 
 type OAuthResult = Result<Response, OAuthError>;
 
@@ -126,7 +126,7 @@ async fn client_and_token(
     ip: &str,
     headers: &HeaderMap,
     form: Result<Form<TokenParamForm>, FormRejection>,
-) -> Result<(ClientRecord, String), OAuthError> {
+) -> Result<(Client, String), OAuthError> {
     let Form(f) = form?;
     let creds = client_credentials(headers, f.client_id, f.client_secret)?;
     let client = state.svc.authenticate_client(&creds, ip).await?;

@@ -5,17 +5,16 @@
 //! another site cannot post a valid form.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::{PageError, PageResult, check_form, page_user, render, safe_next};
+use super::{PageError, PageResult, for_people, page_user, render, safe_next};
 use crate::domain::{PlainSecret, SecretKind};
 use crate::http::AppState;
-use crate::http::extract::ClientIp;
+use crate::http::extract::{ClientIp, NoFields, PageForm, Prelogin, session_cookie};
 use crate::service::ServiceError;
 use crate::service::accounts::{Credentials, NewSession, Registration};
 
@@ -28,6 +27,8 @@ pub struct NextQuery {
 #[template(path = "login.html")]
 struct LoginPage<'a> {
     site: &'a str,
+    /// The user this browser is logged in as already, if it is.
+    logged_in_as: Option<String>,
     csrf: &'a str,
     next: &'a str,
     username: &'a str,
@@ -54,7 +55,7 @@ struct LogoutPage<'a> {
 
 /// The browser's pre-login secret, created if it has none yet; returns the
 /// form token and the cookie to set, if new.
-pub(super) fn prelogin(state: &AppState, jar: &CookieJar) -> (String, Option<String>) {
+pub(in crate::http) fn prelogin(state: &AppState, jar: &CookieJar) -> (String, Option<String>) {
     match jar.get(&state.web.prelogin_cookie_name).map(|c| c.value()).filter(|v| !v.is_empty() && v.len() <= 100) {
         Some(v) => (PlainSecret::from_presented(v).csrf_token(), None),
         None => {
@@ -98,13 +99,19 @@ pub(super) fn logged_in(state: &AppState, session: &NewSession, next: &str) -> R
 pub async fn login_form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<NextQuery>) -> Response {
     let (csrf, cookie) = prelogin(&state, &jar);
     let next = safe_next(q.next.as_deref().unwrap_or("/"));
-    let page = LoginPage { site: &state.web.site_name, csrf: &csrf, next: &next, username: "", error: None };
+    // A session that does not answer (ended, or the database away) is no
+    // reason to refuse the login form: it is shown as for anyone.
+    let logged_in_as = match session_cookie(&jar, &state) {
+        Some(value) => state.svc.session_caller(value).await.ok().flatten().and_then(|c| c.user).map(|u| u.username),
+        None => None,
+    };
+    let page =
+        LoginPage { site: &state.web.site_name, logged_in_as, csrf: &csrf, next: &next, username: "", error: None };
     with_cookie(render(&page), cookie)
 }
 
 #[derive(Deserialize)]
 pub struct LoginForm {
-    csrf: String,
     next: Option<String>,
     username: String,
     password: String,
@@ -113,13 +120,9 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+    form: PageForm<LoginForm, Prelogin>,
 ) -> PageResult {
-    let Form(f) = form?;
-    let (csrf, cookie) = prelogin(&state, &jar);
-    check_form(&state, &headers, &csrf, &f.csrf)?;
+    let PageForm { sender: Prelogin { csrf, set_cookie: cookie }, fields: f } = form;
     let next = safe_next(f.next.as_deref().unwrap_or("/"));
     match state.svc.login(Credentials { username: f.username.clone(), password: f.password }, &ip).await {
         Ok(session) => Ok(logged_in(&state, &session, &next)),
@@ -127,10 +130,11 @@ pub async fn login(
             let status = status_of(&e);
             let page = LoginPage {
                 site: &state.web.site_name,
+                logged_in_as: None,
                 csrf: &csrf,
                 next: &next,
                 username: &f.username,
-                error: Some(e.to_string()),
+                error: Some(for_people(&e)),
             };
             let mut res = with_status(with_cookie(render(&page), cookie), status);
             if let Some(secs) = e.retry_after_secs() {
@@ -151,7 +155,6 @@ pub async fn register_form(State(state): State<AppState>, jar: CookieJar, Query(
 
 #[derive(Deserialize)]
 pub struct RegisterForm {
-    csrf: String,
     next: Option<String>,
     username: String,
     email: String,
@@ -161,13 +164,9 @@ pub struct RegisterForm {
 pub async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: Result<Form<RegisterForm>, axum::extract::rejection::FormRejection>,
+    form: PageForm<RegisterForm, Prelogin>,
 ) -> PageResult {
-    let Form(f) = form?;
-    let (csrf, cookie) = prelogin(&state, &jar);
-    check_form(&state, &headers, &csrf, &f.csrf)?;
+    let PageForm { sender: Prelogin { csrf, set_cookie: cookie }, fields: f } = form;
     let next = safe_next(f.next.as_deref().unwrap_or("/"));
     let r = Registration { username: f.username.clone(), password: f.password, email: f.email.clone() };
     match state.svc.register(r, &ip).await {
@@ -179,7 +178,7 @@ pub async fn register(
                 next: &next,
                 username: &f.username,
                 email: &f.email,
-                error: Some(e.to_string()),
+                error: Some(for_people(&e)),
             };
             Ok(with_status(with_cookie(render(&page), cookie), status_of(&e)))
         }
@@ -192,24 +191,13 @@ pub async fn logout_form(State(state): State<AppState>, jar: CookieJar) -> PageR
     Ok(render(&LogoutPage { site: &state.web.site_name, csrf: &user.csrf }))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
-pub async fn logout(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
-) -> PageResult {
-    let Form(f) = form?;
-    let user = match page_user(&state, &jar, "/").await {
-        Ok(u) => u,
+pub async fn logout(State(state): State<AppState>, form: Result<PageForm<NoFields>, PageError>) -> PageResult {
+    let user = match form {
+        Ok(PageForm { sender, .. }) => sender,
+        // Logged out already: the login page is where logging out ends.
         Err(PageError::Login { .. }) => return Ok(Redirect::to("/login").into_response()),
         Err(e) => return Err(e),
     };
-    check_form(&state, &headers, &user.csrf, &f.csrf)?;
     state.svc.logout(&user.caller).await?;
     Ok(with_cookie(Redirect::to("/login").into_response(), Some(state.web.session_clear_cookie())))
 }

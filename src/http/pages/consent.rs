@@ -3,17 +3,17 @@
 //! user's answer and sends the browser back to the client.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{OriginalUri, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use url::Url;
 
-use super::{PageError, PageResult, check_form, initial, page_user, permission_lines, render};
+use super::{PageError, PageResult, initial, page_user, permission_lines, render};
+use crate::domain::{Decision, RequestId};
 use crate::http::AppState;
-use crate::service::oauth::{Approve, AuthorizationParams, AuthorizeError, RequestId};
+use crate::http::extract::PageForm;
+use crate::service::oauth::{Approve, AuthorizationParams, AuthorizeError};
 
 /// The parameters of both consent links: the seeds' `/oauth/request-auth`
 /// (`clientID`, `context`) and RFC 6749's `/oauth/authorize` (`client_id`,
@@ -186,7 +186,6 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
 
 #[derive(Deserialize)]
 pub struct ConsentForm {
-    csrf: String,
     client_id: String,
     /// The pending request the page showed. A page rendered before requests
     /// had ids has none: then the only one pending for `client_id` is meant.
@@ -194,23 +193,16 @@ pub struct ConsentForm {
     decision: String,
 }
 
-pub async fn answer(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: Result<Form<ConsentForm>, axum::extract::rejection::FormRejection>,
-) -> PageResult {
-    let Form(f) = form?;
-    let user = page_user(&state, &jar, "/").await?;
-    check_form(&state, &headers, &user.csrf, &f.csrf)?;
+pub async fn answer(State(state): State<AppState>, form: PageForm<ConsentForm>) -> PageResult {
+    let PageForm { sender: user, fields: f } = form;
     let which = match f.request.as_deref().filter(|r| !r.is_empty()) {
         Some(id) => Approve::Shown(
             RequestId::parse(id).ok_or_else(|| PageError::bad_request("the form names no valid request"))?,
         ),
         None => Approve::Only { client_id: Some(&f.client_id) },
     };
-    match f.decision.as_str() {
-        "approve" => {
+    match Decision::parse(&f.decision) {
+        Some(Decision::Approve) => {
             let issued = state.svc.create_code(&user.caller, which).await?;
             let r = &issued.request;
             let issuer = state.web.issuer();
@@ -226,7 +218,7 @@ pub async fn answer(
             }
             Ok(redirect_with(&r.redirect_uri, &pairs))
         }
-        "decline" => match state.svc.decline(&user.caller, which).await? {
+        Some(Decision::Decline) => match state.svc.decline(&user.caller, which).await? {
             // The standard flow tells the client (RFC 6749 §4.1.2.1); the
             // seeds' flow sends nothing to the client's server.
             Some(r) if r.standard => {
@@ -234,6 +226,6 @@ pub async fn answer(
             }
             _ => Ok(Redirect::to("/?notice=declined").into_response()),
         },
-        _ => Err(PageError::bad_request("decision must be approve or decline")),
+        None => Err(PageError::bad_request("The answer must be approve or decline.")),
     }
 }

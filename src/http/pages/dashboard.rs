@@ -3,20 +3,19 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::{PageError, PageResult, PageUser, check_form, format_time, page_user, permission_lines, render};
+use super::{PageError, PageResult, PageUser, for_people, format_time, page_user, permission_lines, render};
+use crate::domain::{Client, KeyCursor, WebhookDelivery};
 use crate::domain::{Permission, PermissionSet};
 use crate::http::AppState;
-use crate::http::extract::ClientIp;
+use crate::http::extract::{ClientIp, NoFields, PageForm};
 use crate::service::ServiceError;
 use crate::service::clients::{ClientDraft, ClientEdit};
 use crate::service::recovery::PasswordChange;
-use crate::storage::{ClientRecord, KeyCursor};
 
 /// Keys shown on one screen of the dashboard; "More keys" shows the next ones.
 const KEYS_PER_SCREEN: usize = 100;
@@ -72,7 +71,7 @@ impl ClientFields {
         if self.grants.is_empty() { name == "authorization_code" } else { self.grants.iter().any(|g| g == name) }
     }
 
-    fn of(c: &ClientRecord) -> Self {
+    fn of(c: &Client) -> Self {
         ClientFields {
             name: c.name.clone(),
             redirect_uri: c.redirect_uri.clone().unwrap_or_default(),
@@ -108,6 +107,8 @@ struct Dashboard<'a> {
     later_keys: bool,
     clients: Vec<ClientRow>,
     client_cap: i64,
+    /// Admins own any number of clients.
+    is_admin: bool,
     all_permissions: Vec<(&'static str, &'static str)>,
     new_client: ClientFields,
     create_open: bool,
@@ -129,7 +130,7 @@ struct DeliveryRow {
     detail: String,
 }
 
-fn delivery_row(d: crate::storage::DeliveryRecord) -> DeliveryRow {
+fn delivery_row(d: WebhookDelivery) -> DeliveryRow {
     let attempts = match d.attempts {
         1 => "1 attempt".to_owned(),
         n => format!("{n} attempts"),
@@ -292,6 +293,7 @@ async fn dashboard(
         later_keys: keys_after.is_some(),
         clients,
         client_cap: state.svc.settings.client_cap,
+        is_admin: user.user.is_admin,
         all_permissions: permission_lines(Permission::ALL.into_iter()),
         create_open: new_client.is_some(),
         new_client: new_client.unwrap_or_default(),
@@ -300,7 +302,7 @@ async fn dashboard(
     Ok(res)
 }
 
-fn client_row(c: &ClientRecord, base: &str) -> ClientRow {
+fn client_row(c: &Client, base: &str) -> ClientRow {
     ClientRow {
         client_id: c.client_id.clone(),
         name: c.name.clone(),
@@ -334,7 +336,7 @@ pub async fn show(State(state): State<AppState>, jar: CookieJar, Query(q): Query
 async fn show_error(state: &AppState, user: &PageUser, e: ServiceError, kept: Kept) -> PageResult {
     match e {
         ServiceError::Invalid(_) | ServiceError::Conflict(_) => {
-            dashboard(state, user, None, Some(e.to_string()), kept, None, None).await
+            dashboard(state, user, None, Some(for_people(&e)), kept, None, None).await
         }
         e => Err(e.into()),
     }
@@ -344,7 +346,7 @@ fn secret_page(
     state: &AppState,
     user: &PageUser,
     heading: String,
-    client: &ClientRecord,
+    client: &Client,
     secret: Option<&str>,
     webhook_secret: Option<&str>,
 ) -> Response {
@@ -366,7 +368,6 @@ fn filled(v: Option<String>) -> Option<String> {
 
 #[derive(Deserialize)]
 pub struct ClientForm {
-    csrf: String,
     name: String,
     redirect_uri: Option<String>,
     webhook_uri: Option<String>,
@@ -382,20 +383,8 @@ pub struct ClientForm {
     grants: Vec<String>,
 }
 
-async fn form_user(state: &AppState, jar: &CookieJar, headers: &HeaderMap, csrf: &str) -> Result<PageUser, PageError> {
-    let user = page_user(state, jar, "/").await?;
-    check_form(state, headers, &user.csrf, csrf)?;
-    Ok(user)
-}
-
-pub async fn create_client(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: Result<Form<ClientForm>, axum_extra::extract::FormRejection>,
-) -> PageResult {
-    let Form(f) = form?;
-    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+pub async fn create_client(State(state): State<AppState>, form: PageForm<ClientForm>) -> PageResult {
+    let PageForm { sender: user, fields: f } = form;
     let typed = ClientFields {
         name: f.name.clone(),
         redirect_uri: f.redirect_uri.clone().unwrap_or_default(),
@@ -440,7 +429,6 @@ pub async fn create_client(
 
 #[derive(Deserialize)]
 pub struct EditForm {
-    csrf: String,
     name: Option<String>,
     redirect_uri: Option<String>,
     webhook_uri: Option<String>,
@@ -454,13 +442,10 @@ pub struct EditForm {
 
 pub async fn edit_client(
     State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
     Path(client_id): Path<String>,
-    form: Result<Form<EditForm>, axum_extra::extract::FormRejection>,
+    form: PageForm<EditForm>,
 ) -> PageResult {
-    let Form(f) = form?;
-    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let PageForm { sender: user, fields: f } = form;
     let typed = ClientFields {
         name: f.name.clone().unwrap_or_default(),
         redirect_uri: f.redirect_uri.clone().unwrap_or_default(),
@@ -489,33 +474,22 @@ pub async fn edit_client(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 pub async fn reset_secret(
     State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
     Path(client_id): Path<String>,
-    form: Result<Form<CsrfForm>, axum_extra::extract::FormRejection>,
+    form: PageForm<NoFields>,
 ) -> PageResult {
-    let Form(f) = form?;
-    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let user = form.sender;
     let (client, secret) = state.svc.reset_client_secret(&user.caller, &client_id).await?;
     Ok(secret_page(&state, &user, format!("New secret for {}", client.name), &client, Some(secret.expose()), None))
 }
 
 pub async fn rotate_webhook_secret(
     State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
     Path(client_id): Path<String>,
-    form: Result<Form<CsrfForm>, axum_extra::extract::FormRejection>,
+    form: PageForm<NoFields>,
 ) -> PageResult {
-    let Form(f) = form?;
-    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let user = form.sender;
     let (client, secret) = state.svc.rotate_webhook_secret(&user.caller, &client_id).await?;
     let heading = format!("New webhook secret for {}", client.name);
     Ok(secret_page(&state, &user, heading, &client, None, Some(secret.expose())))
@@ -523,33 +497,26 @@ pub async fn rotate_webhook_secret(
 
 pub async fn delete_client(
     State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
     Path(client_id): Path<String>,
-    form: Result<Form<CsrfForm>, axum_extra::extract::FormRejection>,
+    form: PageForm<NoFields>,
 ) -> PageResult {
-    let Form(f) = form?;
-    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let user = form.sender;
     state.svc.delete_client(&user.caller, &client_id).await?;
     Ok(Redirect::to("/?notice=client-deleted").into_response())
 }
 
 pub async fn revoke_key(
     State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
     Path(key_id): Path<String>,
-    form: Result<Form<CsrfForm>, axum_extra::extract::FormRejection>,
+    form: PageForm<NoFields>,
 ) -> PageResult {
-    let Form(f) = form?;
-    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let user = form.sender;
     state.svc.revoke_key(&user.caller, user.user.id, &key_id).await?;
     Ok(Redirect::to("/?notice=key-revoked").into_response())
 }
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
-    csrf: String,
     old_password: String,
     password: String,
 }
@@ -558,31 +525,22 @@ pub struct PasswordForm {
 pub async fn change_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: Result<Form<PasswordForm>, axum_extra::extract::FormRejection>,
+    form: PageForm<PasswordForm>,
 ) -> PageResult {
-    let Form(f) = form?;
-    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+    let PageForm { sender: user, fields: f } = form;
     let change = PasswordChange { password: f.password, old_password: f.old_password };
     match state.svc.change_password(&user.caller, user.user.id, change, &ip).await {
         Ok(()) => Ok(Redirect::to("/?notice=password-changed").into_response()),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Unauthenticated(_))) => {
-            dashboard(&state, &user, None, Some(e.to_string()), Kept::Nothing, None, None).await
+            dashboard(&state, &user, None, Some(for_people(&e)), Kept::Nothing, None, None).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
 /// The banner's "Send the link again".
-pub async fn resend_verification(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: Result<Form<CsrfForm>, axum_extra::extract::FormRejection>,
-) -> PageResult {
-    let Form(f) = form?;
-    let user = form_user(&state, &jar, &headers, &f.csrf).await?;
+pub async fn resend_verification(State(state): State<AppState>, form: PageForm<NoFields>) -> PageResult {
+    let user = form.sender;
     state.svc.resend_verify_email(&user.caller).await?;
     Ok(Redirect::to("/?notice=verification-sent").into_response())
 }

@@ -3,17 +3,16 @@
 //! logged in: log in first, then come back with the code still filled in.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{OriginalUri, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::consent::ConsentPage;
-use super::{PageError, PageResult, PageUser, check_form, initial, page_user, permission_lines, render};
+use super::{PageError, PageResult, PageUser, initial, page_user, permission_lines, render};
 use crate::http::AppState;
-use crate::http::extract::ClientIp;
+use crate::http::extract::{ClientIp, PageForm};
 use crate::service::ServiceError;
 
 #[derive(Template)]
@@ -67,22 +66,13 @@ fn entry_page(state: &AppState, user: &PageUser, code: &str, error: Option<Strin
 
 #[derive(Deserialize)]
 pub struct EntryForm {
-    csrf: String,
     user_code: String,
 }
 
 /// `POST /device`: the consent screen for the typed code, or the form again
 /// saying the code is wrong.
-pub async fn enter(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    ClientIp(ip): ClientIp,
-    form: Result<Form<EntryForm>, axum::extract::rejection::FormRejection>,
-) -> PageResult {
-    let Form(f) = form?;
-    let user = page_user(&state, &jar, "/device").await?;
-    check_form(&state, &headers, &user.csrf, &f.csrf)?;
+pub async fn enter(State(state): State<AppState>, ClientIp(ip): ClientIp, form: PageForm<EntryForm>) -> PageResult {
+    let PageForm { sender: user, fields: f } = form;
     let consent = match state.svc.device_consent(&user.caller, &f.user_code, &ip).await {
         Ok(c) => c,
         Err(e) => return wrong_code(&state, &user, &f.user_code, e),
@@ -120,22 +110,13 @@ fn wrong_code(state: &AppState, user: &PageUser, typed: &str, e: ServiceError) -
 
 #[derive(Deserialize)]
 pub struct AnswerForm {
-    csrf: String,
     user_code: String,
     decision: String,
 }
 
 /// `POST /device/answer`: approve or decline; the program learns it at its next poll.
-pub async fn answer(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    ClientIp(ip): ClientIp,
-    form: Result<Form<AnswerForm>, axum::extract::rejection::FormRejection>,
-) -> PageResult {
-    let Form(f) = form?;
-    let user = page_user(&state, &jar, "/device").await?;
-    check_form(&state, &headers, &user.csrf, &f.csrf)?;
+pub async fn answer(State(state): State<AppState>, ClientIp(ip): ClientIp, form: PageForm<AnswerForm>) -> PageResult {
+    let PageForm { sender: user, fields: f } = form;
     let approve = match f.decision.as_str() {
         "approve" => true,
         "decline" => false,

@@ -2,17 +2,17 @@
 //! desktop program and hands it over as a file (or text to copy).
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum_extra::extract::cookie::CookieJar;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
 
-use super::{PageResult, check_form, initial, page_user, permission_lines, render};
+use super::{PageResult, initial, page_user, permission_lines, render, unknown_client};
 use crate::domain::client::render_key_file;
 use crate::http::AppState;
+use crate::http::extract::{NoFields, PageForm};
+use crate::service::ServiceError;
 
 #[derive(Template)]
 #[template(path = "file_flow.html")]
@@ -49,7 +49,10 @@ pub async fn show(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> PageResult {
     let Path(client_id) = path?;
-    let client = state.svc.client(&client_id).await?;
+    let client = match state.svc.client(&client_id).await {
+        Err(ServiceError::NotFound(_)) => return Err(unknown_client(StatusCode::NOT_FOUND)),
+        found => found?,
+    };
     let user = page_user(&state, &jar, &uri.to_string()).await?;
     let author = state.svc.client_author_name(&client).await?;
     Ok(render(&FileFlowPage {
@@ -66,23 +69,17 @@ pub async fn show(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 pub async fn create(
     State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+    form: PageForm<NoFields>,
 ) -> PageResult {
     let Path(client_id) = path?;
-    let Form(f) = form?;
-    let user = page_user(&state, &jar, &format!("/client-file-flow/{client_id}")).await?;
-    check_form(&state, &headers, &user.csrf, &f.csrf)?;
-    let issued = state.svc.create_client_key(user.user.id, &client_id).await?;
+    let user = form.sender;
+    let issued = match state.svc.create_client_key(user.user.id, &client_id).await {
+        Err(ServiceError::NotFound(_)) => return Err(unknown_client(StatusCode::NOT_FOUND)),
+        issued => issued?,
+    };
     let (client, replaced) = issued.client.as_ref().expect("a client key has its client");
     let file_text = match &client.api_key_format {
         Some(format) => render_key_file(format, issued.token.expose()),

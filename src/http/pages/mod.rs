@@ -9,19 +9,21 @@ mod device;
 mod file_flow;
 mod recovery;
 
+pub(super) use account::prelogin;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 
 use super::AppState;
-use super::extract::{is_cross_site, session_cookie};
+use super::extract::session_cookie;
 use crate::domain::Permission;
-use crate::domain::secret::same_token;
 use crate::service::auth::CallerUser;
+use crate::service::clients::UNKNOWN_CLIENT;
 use crate::service::{Caller, ServiceError, Via};
 
 pub fn router() -> Router<AppState> {
@@ -98,7 +100,7 @@ impl From<ServiceError> for PageError {
             ServiceError::Unsupported(_) => (StatusCode::NOT_IMPLEMENTED, "Not available here"),
             ServiceError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
         };
-        PageError::Message { status, heading, message: e.to_string() }
+        PageError::Message { status, heading, message: for_people(&e) }
     }
 }
 
@@ -126,6 +128,54 @@ impl From<PathRejection> for PageError {
     }
 }
 
+/// The page for a link that names an application which does not exist: the
+/// consent links and the Client File Flow's say the same.
+pub(super) fn unknown_client(status: StatusCode) -> PageError {
+    PageError::Message { status, heading: "This link does not work", message: UNKNOWN_CLIENT.into() }
+}
+
+/// A service's answer, written for a person reading a form: the API's
+/// field names become the form's labels, and the text is a sentence. The
+/// API keeps its own wording (clients match on it).
+pub fn for_people(e: &ServiceError) -> String {
+    sentence(&e.to_string())
+}
+
+fn sentence(text: &str) -> String {
+    /// The API's names of the form's fields, wherever they appear.
+    const FIELDS: [(&str, &str); 6] = [
+        ("redirectUri", "the redirect URI"),
+        ("webhookUri", "the webhook URI"),
+        ("apiKeyFormat", "the key file's contents"),
+        ("apiKeyFilename", "the key file's name"),
+        ("!oldPassword", "your current password"),
+        ("!password", "the password"),
+    ];
+    /// Messages that begin with a bare field name.
+    const SUBJECTS: [(&str, &str); 4] = [
+        ("name ", "the name "),
+        ("password ", "the password "),
+        ("email ", "the e-mail address "),
+        ("permissions must name", "choose"),
+    ];
+    let mut text = text.trim().to_owned();
+    for (api, label) in FIELDS {
+        text = text.replace(api, label);
+    }
+    for (api, label) in SUBJECTS {
+        if let Some(rest) = text.strip_prefix(api) {
+            text = format!("{label}{rest}");
+        }
+    }
+    let mut chars = text.chars();
+    let Some(first) = chars.next() else { return text };
+    let mut out: String = first.to_uppercase().chain(chars).collect();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 pub(super) struct MessagePage<'a> {
@@ -142,25 +192,23 @@ struct ErrorPage {
     message: String,
 }
 
-fn message_page(site: &str, heading: &str, message: &str, status: StatusCode) -> Response {
-    let mut res = render(&MessagePage { site, heading, message });
-    *res.status_mut() = status;
-    res
-}
-
-/// Renders an error page again with the site's configured name (called by
-/// `http::router`'s middleware, where the settings are at hand). Without it
-/// error pages still render, under the default name.
+/// Renders an error page, whose words a handler left on its response (see
+/// [`PageError`]'s `into_response`), with the site's configured name: called
+/// by `http::router`'s middleware, where the settings are at hand. Any other
+/// response passes through.
 pub fn with_site_name(site_name: &str, res: Response) -> Response {
-    let Some(page) = res.extensions().get::<ErrorPage>().cloned() else {
+    let Some(page) = res.extensions().get::<ErrorPage>() else {
         return res;
     };
+    let named = render(&MessagePage { site: site_name, heading: page.heading, message: &page.message });
     let (mut parts, _) = res.into_parts();
-    let named = message_page(site_name, page.heading, &page.message, parts.status);
     let (named_parts, body) = named.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.extend(named_parts.headers);
     parts.extensions.remove::<ErrorPage>();
+    if named_parts.status != StatusCode::OK {
+        parts.status = named_parts.status;
+    }
     Response::from_parts(parts, body)
 }
 
@@ -173,9 +221,9 @@ impl IntoResponse for PageError {
             ))
             .into_response(),
             PageError::Message { status, heading, message } => {
-                // The site name is not at hand here: `with_site_name` renders
-                // the page again with it.
-                let mut res = message_page("Tachi", heading, &message, status);
+                // The site name is not at hand here: the page is rendered
+                // once, by `with_site_name`, from these words.
+                let mut res = status.into_response();
                 res.extensions_mut().insert(ErrorPage { heading, message });
                 if status == StatusCode::TOO_MANY_REQUESTS {
                     res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
@@ -222,19 +270,6 @@ pub async fn page_user(state: &AppState, jar: &CookieJar, here: &str) -> Result<
         }
         None => Err(PageError::Login { next: safe_next(here) }),
     }
-}
-
-/// A form post must come from our own pages: same site, and carrying the token.
-pub fn check_form(state: &AppState, headers: &HeaderMap, expected: &str, presented: &str) -> Result<(), PageError> {
-    if is_cross_site(headers, state.web.https) || !same_token(expected, presented) {
-        return Err(PageError::Message {
-            status: StatusCode::FORBIDDEN,
-            heading: "This form has expired",
-            message: "The form was not sent from this site, or it is too old. Go back, reload the page and try again."
-                .into(),
-        });
-    }
-    Ok(())
 }
 
 /// Only local paths are accepted as a place to return to after login, so
@@ -285,6 +320,21 @@ mod tests {
         for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)", ""] {
             assert_eq!(safe_next(bad), "/", "{bad}");
         }
+    }
+
+    #[test]
+    fn form_errors_are_sentences_with_the_forms_words() {
+        assert_eq!(
+            sentence("redirectUri must be an http or https URL"),
+            "The redirect URI must be an http or https URL."
+        );
+        assert_eq!(sentence("wrong username or password"), "Wrong username or password.");
+        assert_eq!(
+            sentence("password must be at least 8 characters long"),
+            "The password must be at least 8 characters long."
+        );
+        assert_eq!(sentence("permissions must name at least one permission"), "Choose at least one permission.");
+        assert_eq!(sentence("You are not logged in."), "You are not logged in.");
     }
 
     #[test]

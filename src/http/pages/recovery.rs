@@ -5,18 +5,16 @@
 //! code up.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::account::{logged_in, prelogin, with_cookie};
-use super::{MessagePage, PageResult, check_form, render};
+use super::{MessagePage, PageResult, for_people, render};
 use crate::http::AppState;
-use crate::http::extract::ClientIp;
+use crate::http::extract::{ClientIp, PageForm, Prelogin};
 use crate::service::ServiceError;
 use crate::service::recovery::{ForgotPassword, PasswordReset, VerifyEmail};
 
@@ -77,20 +75,15 @@ pub async fn forgot_form(State(state): State<AppState>, jar: CookieJar) -> Respo
 
 #[derive(Deserialize)]
 pub struct ForgotForm {
-    csrf: String,
     email: String,
 }
 
 pub async fn forgot(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: Result<Form<ForgotForm>, FormRejection>,
+    form: PageForm<ForgotForm, Prelogin>,
 ) -> PageResult {
-    let Form(f) = form?;
-    let (csrf, cookie) = prelogin(&state, &jar);
-    check_form(&state, &headers, &csrf, &f.csrf)?;
+    let PageForm { sender: Prelogin { csrf, set_cookie: cookie }, fields: f } = form;
     match state.svc.forgot_password(ForgotPassword { email: f.email.clone() }, &ip).await {
         Ok(()) => Ok(message(
             &state,
@@ -105,7 +98,7 @@ pub async fn forgot(
                 csrf: &csrf,
                 mail: state.svc.mailer.is_some(),
                 email: &f.email,
-                error: Some(e.to_string()),
+                error: Some(for_people(&e)),
             };
             Ok(with_status(with_cookie(render(&page), cookie), status))
         }
@@ -125,21 +118,13 @@ pub async fn reset_form(State(state): State<AppState>, jar: CookieJar, Query(q):
 
 #[derive(Deserialize)]
 pub struct ResetForm {
-    csrf: String,
     code: String,
     password: String,
 }
 
 /// A new password set: the user is logged in (every other session ended).
-pub async fn reset(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: Result<Form<ResetForm>, FormRejection>,
-) -> PageResult {
-    let Form(f) = form?;
-    let (csrf, cookie) = prelogin(&state, &jar);
-    check_form(&state, &headers, &csrf, &f.csrf)?;
+pub async fn reset(State(state): State<AppState>, form: PageForm<ResetForm, Prelogin>) -> PageResult {
+    let PageForm { sender: Prelogin { csrf, set_cookie: cookie }, fields: f } = form;
     let outcome = state.svc.reset_password(PasswordReset { code: f.code.clone(), password: f.password }).await;
     match outcome {
         Ok(user) => {
@@ -152,7 +137,7 @@ pub async fn reset(
                 ServiceError::NotFound(_) => {
                     "This link has expired or was already used. Ask for a new one from the login page.".to_owned()
                 }
-                e => e.to_string(),
+                e => for_people(e),
             };
             let page = ResetPage { site: &state.web.site_name, csrf: &csrf, code: &f.code, error: Some(error) };
             Ok(with_status(with_cookie(render(&page), cookie), status))
@@ -168,19 +153,11 @@ pub async fn verify_form(State(state): State<AppState>, jar: CookieJar, Query(q)
 
 #[derive(Deserialize)]
 pub struct VerifyForm {
-    csrf: String,
     code: String,
 }
 
-pub async fn verify(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    form: Result<Form<VerifyForm>, FormRejection>,
-) -> PageResult {
-    let Form(f) = form?;
-    let (csrf, cookie) = prelogin(&state, &jar);
-    check_form(&state, &headers, &csrf, &f.csrf)?;
+pub async fn verify(State(state): State<AppState>, form: PageForm<VerifyForm, Prelogin>) -> PageResult {
+    let PageForm { sender: Prelogin { csrf, set_cookie: cookie }, fields: f } = form;
     match state.svc.verify_email(VerifyEmail { code: f.code.clone() }).await {
         Ok(_) => Ok(message(&state, "E-mail address verified", "Thank you: your e-mail address is verified.")),
         Err(e) => {
@@ -189,7 +166,7 @@ pub async fn verify(
                 ServiceError::NotFound(_) => {
                     "This link has expired or was already used. Send a new one from your dashboard.".to_owned()
                 }
-                e => e.to_string(),
+                e => for_people(e),
             };
             let page = VerifyPage { site: &state.web.site_name, csrf: &csrf, code: &f.code, error: Some(error) };
             Ok(with_status(with_cookie(render(&page), cookie), status))

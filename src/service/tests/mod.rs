@@ -8,13 +8,14 @@ mod exchange;
 
 use std::time::Duration;
 
+use crate::domain::{Client, NewUser};
 use crate::domain::{Clock, Permission, PermissionSet, PlainSecret, SecretKind};
 use crate::service::clients::ClientDraft;
 use crate::service::oauth::{
     Approve, AuthorizationParams, ClientCredentials, ExchangeError, ExchangedKey, TokenRequest,
 };
 use crate::service::{Caller, Service, ServiceError, Settings};
-use crate::storage::{ClientRecord, NewUser, Store};
+use crate::storage::Store;
 
 pub const REDIRECT: &str = "https://integration.example/cb";
 /// RFC 7636 appendix B's pair.
@@ -38,7 +39,7 @@ pub struct Player {
 
 /// A registered client and its secret (`None` for a public client).
 pub struct TestClient {
-    pub record: ClientRecord,
+    pub record: Client,
     pub secret: Option<PlainSecret>,
 }
 
@@ -119,7 +120,7 @@ impl Fixture {
         author: &Player,
         permissions: &[Permission],
         configure: impl FnOnce(&mut ClientDraft),
-    ) -> Result<(ClientRecord, Option<PlainSecret>), ServiceError> {
+    ) -> Result<(Client, Option<PlainSecret>), ServiceError> {
         let mut draft = ClientDraft {
             name: format!("App {}", PlainSecret::generate(SecretKind::AuthCode).expose().get(..8).unwrap()),
             redirect_uri: Some(REDIRECT.into()),

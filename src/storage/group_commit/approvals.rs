@@ -15,12 +15,9 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::Batched;
-use crate::domain::SecretHash;
+use crate::domain::{NewAuthCode, PendingRequest, RequestId, SecretHash};
 use crate::storage::records::{AUTH_CODE_INSERT, AUTH_CODE_WIDTH, PENDING_COLUMNS, PendingRow, bind_new_code};
-use crate::storage::{
-    NewAuthCode, Params, PendingRequest, Pool, RequestId, Store, StoreError, StoreResult, push_placeholders,
-    write_transaction,
-};
+use crate::storage::{Params, Pool, Store, StoreError, StoreResult, push_placeholders, write_transaction};
 
 /// One create-code. Answered `None` when there is no live pending request
 /// by that id for that session.

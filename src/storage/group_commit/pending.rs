@@ -8,9 +8,9 @@
 //! one by one.
 
 use super::Batched;
-use crate::domain::SecretHash;
+use crate::domain::{PendingRequest, SecretHash};
 use crate::storage::records::{PENDING_INSERT, PENDING_UPSERT, PENDING_WIDTH, bind_pending};
-use crate::storage::{Params, PendingRequest, Store, StoreResult, on_writer, push_placeholders};
+use crate::storage::{Params, Store, StoreResult, on_writer, push_placeholders};
 
 /// One consent page's request.
 pub(in crate::storage) struct PendingWrite {
@@ -22,7 +22,7 @@ impl Batched for PendingWrite {
     const KIND: &'static str = "pending_request";
 
     type Output = ();
-    type Key = crate::storage::RequestId;
+    type Key = crate::domain::RequestId;
 
     fn key(&self) -> Self::Key {
         self.request.id

@@ -19,13 +19,11 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::Batched;
-use crate::domain::SecretHash;
 use crate::domain::exchange::{self, AuthCode};
+use crate::domain::{NewApiKey, SecretHash};
 use crate::storage::codes::RedemptionAttempt;
 use crate::storage::records::{AUTH_CODE_COLUMNS, AuthCodeRow, NEW_KEY_COLUMNS, bind_new_key};
-use crate::storage::{
-    NewApiKey, Params, Pool, Redemption, Store, StoreError, StoreResult, push_placeholders, write_transaction,
-};
+use crate::storage::{Params, Pool, Redemption, Store, StoreError, StoreResult, push_placeholders, write_transaction};
 
 /// One token exchange.
 pub(in crate::storage) struct Exchange(pub RedemptionAttempt);
