@@ -66,7 +66,9 @@ async fn using_a_key_records_when_it_was_last_used() {
     let key = user.personal_key(&["submit_score"]).await;
     assert_eq!(user.keys().await[0]["lastUsed"], serde_json::Value::Null, "never used yet");
 
-    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    // The server's own clock: the test server's runs from a start point and
+    // may trail the system's by a millisecond.
+    let before = server.clock.now_ms();
     expect_ok(server.with_key(Method::GET, "/status", &key).send().await.unwrap()).await;
     // Written in the background, off the request's path: wait for it (bounded).
     let started = std::time::Instant::now();

@@ -260,7 +260,7 @@ async fn the_user_document_has_the_original_fields() {
     assert_eq!(doc["customBannerLocation"], Value::Null);
     assert_eq!(doc["authLevel"], 1);
     let joined = doc["joinDate"].as_i64().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = server.clock.now_ms();
     assert!((now - 60_000..=now).contains(&joined), "joinDate is unix ms: {joined}");
     assert_eq!(doc["lastSeen"], joined);
     let text = doc.to_string();
